@@ -1,0 +1,44 @@
+# Balint Groups — `make run` serves the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi
+CATALOGUES := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+
+.PHONY: run test lint install translations extract-messages bench clean
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/activate
+
+install: $(BIN)/activate translations
+
+app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messages.po $(BIN)/activate
+	$(BIN)/pybabel compile --use-fuzzy -d app/translations -l $* >/dev/null
+
+translations: $(COMPILED)
+
+run: install
+	@mkdir -p instance
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo --if-empty
+	@echo "Serving on http://127.0.0.1:$(PORT)"
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check app tests config.py wsgi.py
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+extract-messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o messages.pot --no-location --omit-header . >/dev/null
+	$(BIN)/pybabel update -i messages.pot -d app/translations --no-fuzzy-matching
+	rm -f messages.pot
+
+clean:
+	rm -rf $(VENV) instance/*.db

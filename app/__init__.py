@@ -1,0 +1,125 @@
+"""Application factory: create_app() wires config, extensions, blueprints, error handlers, commands."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from config import CONFIGS
+
+
+def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
+    """Build the app for `development`, `testing` or `production` (default: FLASK_CONFIG).
+
+    `overrides` replaces settings after the config class is loaded (tests, benchmarks).
+    Raises RuntimeError for an unknown configuration or a production environment that lacks secrets.
+    """
+    name = config_name or os.environ.get("FLASK_CONFIG", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"Unknown configuration {name!r}; use one of {', '.join(CONFIGS)}.")
+    config = CONFIGS[name]
+    if hasattr(config, "check"):
+        config.check()
+
+    app = Flask(__name__, template_folder="../templates", instance_relative_config=True)
+    app.config.from_object(config)
+    app.config["CONFIG_NAME"] = name
+    app.config.update(overrides or {})
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind every extension to the app."""
+    from app import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
+    from app.accounts.services import load_user_from_session
+    from app.extensions import babel, bootstrap, csrf, db, limiter, login_manager, mail, migrate
+    from app.i18n import select_locale
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    bootstrap.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message_category = "warning"
+    login_manager.user_loader(load_user_from_session)
+
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please log in to see this page.")
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _tune_sqlite(app)
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """Foreign keys on, WAL and a busy timeout so concurrent writers wait instead of failing."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            if engine.url.database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register every feature's blueprint."""
+    from app.accounts import bp as accounts_bp
+    from app.audit import bp as audit_bp
+    from app.main import bp as main_bp
+    from app.programme import bp as programme_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(programme_bp)
+    app.register_blueprint(audit_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """One handler per error surface: pages for people, JSON for machines."""
+    from app.main.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """Operator commands: flask users ..., flask demo."""
+    from app.accounts.cli import users_cli
+    from app.demo import demo_command
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_command)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Values every template may use."""
+    from flask_babel import get_locale
+
+    from app.i18n import LANGUAGE_NAMES, html_lang
+
+    @app.context_processor
+    def inject_language():
+        locale = str(get_locale() or "en")
+        locale = "zh_CN" if locale.startswith("zh") else locale
+        return {"current_language": locale, "language_names": LANGUAGE_NAMES, "html_lang": html_lang(locale)}

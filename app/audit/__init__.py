@@ -1,0 +1,7 @@
+"""Audit log: every administrative action, viewable by coordinators."""
+
+from flask import Blueprint
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+from app.audit import routes  # noqa: E402,F401

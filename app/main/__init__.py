@@ -1,0 +1,7 @@
+"""Main: home pages per role, the language switch, health check and error pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("main", __name__)
+
+from app.main import routes  # noqa: E402,F401

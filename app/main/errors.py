@@ -1,0 +1,64 @@
+"""Error pages and JSON errors: every failure answers with a clear, translated message, never a 500 page of a stack."""
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.errors import DomainError
+from app.extensions import db
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Please log in."),
+        403: _("You do not have permission to open this page."),
+        404: _("This page does not exist."),
+        405: _("This action is not allowed here."),
+        409: _("This conflicts with what is already saved."),
+        413: _("What you sent is too large."),
+        422: _("Some of what you entered is not valid."),
+        429: _("Too many attempts. Please wait a few minutes and try again."),
+        500: _("Something went wrong on our side. Nothing you saved before is lost; please try again."),
+    }
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz" or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def render_error(code: int, message: str | None = None):
+    """An error answer in the form the client wants."""
+    message = message or _messages().get(code, _messages()[400])
+    if _wants_json():
+        return jsonify(status=code, detail=message), code
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def register(app) -> None:
+    """Install the handlers on the app."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_error(400, _("The form has expired or was sent from elsewhere. Please try again."))
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc):
+        db.session.rollback()
+        return render_error(exc.status_code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        code = exc.code or 500
+        if code < 400:  # routing redirects travel as exceptions too
+            return exc
+        return render_error(code)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        db.session.rollback()
+        app.logger.exception("Unhandled error")
+        return render_error(500)

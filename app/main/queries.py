@@ -1,0 +1,58 @@
+"""Read-only summaries for the home pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.extensions import db
+from app.programme.models import Group, GroupLeader, Membership, Organisation
+
+
+@dataclass
+class HomeSummary:
+    """What a home page shows: the user's groups by role, and programme counts for coordinators."""
+
+    led_groups: list[Group] = field(default_factory=list)
+    member_groups: list[Group] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def home_summary(user: User, today: date | None = None) -> HomeSummary:
+    """Groups the user leads and belongs to; counts of the programme for a coordinator."""
+    summary = HomeSummary()
+    summary.led_groups = list(
+        db.session.scalars(
+            sa.select(Group).join(GroupLeader).where(GroupLeader.user_id == user.id).order_by(Group.name)
+        )
+    )
+    summary.member_groups = list(
+        db.session.scalars(
+            sa.select(Group)
+            .join(Membership)
+            .where(Membership.user_id == user.id, Membership.left_on.is_(None))
+            .order_by(Group.name)
+        )
+    )
+    if user.has_role("coordinator"):
+        scope = user.coordinator_scope
+        groups = sa.select(sa.func.count(Group.id)).where(Group.status == "active")
+        members = (
+            sa.select(sa.func.count(sa.distinct(Membership.user_id)))
+            .join(Group)
+            .where(Membership.left_on.is_(None), Group.status == "active")
+        )
+        orgs = sa.select(sa.func.count(Organisation.id)).where(Organisation.active.is_(True))
+        if scope is not None:
+            groups = groups.where(Group.organisation_id == scope)
+            members = members.where(Group.organisation_id == scope)
+            orgs = orgs.where(Organisation.id == scope)
+        summary.counts = {
+            "organisations": db.session.scalar(orgs) or 0,
+            "groups": db.session.scalar(groups) or 0,
+            "members": db.session.scalar(members) or 0,
+        }
+    return summary

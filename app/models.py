@@ -1,0 +1,5 @@
+"""Imports every feature's models so that Alembic and the app see every table."""
+
+from app.accounts.models import RoleAssignment, TrainingRecord, User  # noqa: F401
+from app.audit.models import AuditEntry  # noqa: F401
+from app.programme.models import Group, GroupLeader, Membership, Organisation  # noqa: F401

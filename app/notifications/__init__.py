@@ -1,0 +1,1 @@
+"""Notifications: e-mail (and later in-app notices), sent in the recipient's language."""

@@ -1,0 +1,111 @@
+"""Who may open what: role decorators for views and load-and-authorise helpers for objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user
+
+from app.extensions import db, login_manager
+
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+
+
+def public(view: Callable) -> Callable:
+    """Mark a view as open to everyone (the authorisation matrix test reads the mark)."""
+    view.access = frozenset({PUBLIC})
+    return view
+
+
+def roles_required(*roles: str) -> Callable[[Callable], Callable]:
+    """Let in only signed-in users holding one of the roles (any signed-in user when none given)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if roles and not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.access = frozenset(roles) if roles else frozenset({SIGNED_IN})
+        return wrapped
+
+    return decorator
+
+
+signed_in = roles_required()
+
+
+def coordinates_org(user, organisation_id: int | None) -> bool:
+    """True when the user is a coordinator whose scope covers the organisation."""
+    if not user.is_authenticated or not user.has_role("coordinator"):
+        return False
+    scope = user.coordinator_scope
+    return scope is None or scope == organisation_id
+
+
+def leads_group(user, group) -> bool:
+    """True when the user is one of the group's standing leaders."""
+    return user.is_authenticated and any(gl.user_id == user.id for gl in group.leaders)
+
+
+def is_current_member(user, group) -> bool:
+    """True when the user has an open membership of the group."""
+    return user.is_authenticated and any(
+        m.user_id == user.id and m.left_on is None for m in group.memberships
+    )
+
+
+def can_access_group(user, group, need: str = "view") -> bool:
+    """Whether the user may `view`, `lead` or `manage` the group."""
+    if coordinates_org(user, group.organisation_id):
+        return True
+    if need == "manage":
+        return False
+    if leads_group(user, group):
+        return True
+    return need == "view" and is_current_member(user, group)
+
+
+def get_or_404(model, object_id: int):
+    """The object with this id, or a 404."""
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def get_group_or_403(group_id: int, need: str = "view"):
+    """Load a group and check the current user may `view`, `lead` or `manage` it (404, then 403)."""
+    from app.programme.models import Group
+
+    group = get_or_404(Group, group_id)
+    if not can_access_group(current_user, group, need):
+        abort(403)
+    return group
+
+
+def get_organisation_or_403(organisation_id: int):
+    """Load an organisation the current coordinator may manage (404, then 403)."""
+    from app.programme.models import Organisation
+
+    org = get_or_404(Organisation, organisation_id)
+    if not coordinates_org(current_user, org.id):
+        abort(403)
+    return org
+
+
+def get_user_or_403(user_id: int):
+    """Load a user the current coordinator may manage: programme-wide, or of their organisation."""
+    from app.accounts.models import User
+
+    user = get_or_404(User, user_id)
+    scope = current_user.coordinator_scope if current_user.is_authenticated else None
+    if not current_user.has_role("coordinator") or (scope is not None and user.organisation_id != scope):
+        abort(403)
+    return user

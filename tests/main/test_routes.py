@@ -1,0 +1,64 @@
+"""Home pages, language switch and health check."""
+
+import sqlalchemy as sa
+
+
+def test_healthz_answers_ok_with_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "db": "ok"}
+
+
+def test_healthz_answers_503_when_the_database_is_unreachable(app, db, monkeypatch):
+    client = app.test_client()
+
+    def broken(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("down"))
+
+    monkeypatch.setattr(db.session, "execute", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "error", "db": "error"}
+
+
+def test_anonymous_home_redirects_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_member_home_lists_their_group(client, auth, group, member):
+    auth.login(member)
+    page = client.get("/").get_data(as_text=True)
+    assert group.name in page
+
+
+def test_leader_home_lists_groups_they_lead(client, auth, group, leader):
+    auth.login(leader)
+    page = client.get("/").get_data(as_text=True)
+    assert "Groups you lead" in page and group.name in page
+
+
+def test_language_switch_shows_chinese_and_is_saved_for_the_user(client, auth, member, db):
+    auth.login(member)
+    client.post("/language", data={"lang": "zh_CN", "next": "/"})
+    page = client.get("/").get_data(as_text=True)
+    assert "你的小组" in page or "您的小组" in page
+    assert 'lang="zh-CN"' in page
+    db.session.refresh(member)
+    assert member.locale == "zh_CN"
+
+
+def test_browser_language_is_used_when_no_preference(client):
+    page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).get_data(as_text=True)
+    assert "登录" in page
+
+
+def test_language_switch_refuses_an_offsite_next(client):
+    response = client.post("/language", data={"lang": "en", "next": "https://evil.example/"})
+    assert response.headers["Location"].endswith("/") and "evil" not in response.headers["Location"]
+
+
+def test_unknown_page_is_a_translated_404(client):
+    response = client.get("/no/such/page", headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == 404
