@@ -89,7 +89,8 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "testing-secret"
-    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    # The suite passes TEST_DATABASE_URL (or a throw-away SQLite file) explicitly, so it never wipes DATABASE_URL.
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or "sqlite://"
     WTF_CSRF_ENABLED = False
     MAIL_BACKEND = "locmem"
     ARGON2_TIME_COST = 1

@@ -1,0 +1,89 @@
+"""Browser tests: the app served on loopback, driven by Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
+        return
+    skip = pytest.mark.skip(reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    for item in items:
+        if "browser" in str(item.fspath):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, started once for the session (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies) and page for each test, desktop-sized."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def live_app(app):
+    """A second app on the same database with CSRF switched on, as in production."""
+    return create_app(
+        "testing", {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "WTF_CSRF_ENABLED": True}
+    )
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def offline_page(page, live_server, db):
+    """A page that may reach only the live server: any other request is aborted and remembered."""
+    from app.extensions import limiter
+
+    limiter.reset()
+    blocked: list[str] = []
+
+    def guard(route):
+        host = urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.set_default_timeout(10_000)
+    page.blocked_requests = blocked
+    yield page
+    assert not blocked, f"the page tried to reach the internet: {blocked}"

@@ -1,0 +1,120 @@
+"""Every route against every role, generated from app.url_map so that no new route escapes the check."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app import create_app
+from app.permissions import PUBLIC, SIGNED_IN
+
+PERSONAS = ("anonymous", "member", "leader", "coordinator")
+SKIP_ENDPOINTS = {"static", "bootstrap.static"}
+
+
+def _rules():
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in SKIP_ENDPOINTS:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((rule.rule, rule.endpoint, method))
+    return app, sorted(found)
+
+
+_APP, RULES = _rules()
+
+
+def test_every_route_declares_who_may_open_it():
+    undeclared = [
+        endpoint for _rule, endpoint, _m in RULES
+        if not getattr(_APP.view_functions[endpoint], "access", None)
+    ]
+    assert not undeclared, f"routes without an access decorator: {sorted(set(undeclared))}"
+
+
+@pytest.fixture
+def world(db, org, coordinator, leader, member, group):
+    """One of everything a URL can name, related to the personas as the matrix expects."""
+    from app.accounts.models import TrainingRecord
+
+    record = db.session.query(TrainingRecord).filter_by(user_id=leader.id).first()
+    values = {
+        "group_id": group.id,
+        "org_id": org.id,
+        "organisation_id": org.id,
+        "user_id": member.id,
+        "membership_id": group.memberships[0].id,
+        "leader_id": group.leaders[0].id,
+        "record_id": record.id,
+        "token": "not-a-real-token",
+    }
+    db.session.commit()
+    return {"values": values, "member": member, "leader": leader, "coordinator": coordinator}
+
+
+def _url(rule: str, values: dict) -> str:
+    def fill(match):
+        name = match.group(1).split(":")[-1]
+        if name not in values:
+            pytest.fail(f"the matrix does not know how to fill <{name}> in {rule}")
+        return str(values[name])
+
+    return re.sub(r"<([^>]+)>", fill, rule)
+
+
+def _sign_in(client, user) -> None:
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+
+
+def _allowed(access: frozenset, persona: str) -> bool:
+    if PUBLIC in access:
+        return True
+    if persona == "anonymous":
+        return False
+    return SIGNED_IN in access or persona in access
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(("rule", "endpoint", "method"), RULES, ids=[f"{m} {r}" for r, _e, m in RULES])
+def test_route_answers_each_role_as_declared(app, client, world, rule, endpoint, method, persona):
+    access = app.view_functions[endpoint].access
+    if persona != "anonymous":
+        _sign_in(client, world[persona])
+    url = _url(rule, world["values"])
+    response = client.open(url, method=method, data={})
+
+    assert response.status_code < 500, f"{method} {url} as {persona}: {response.status_code}"
+    if _allowed(access, persona):
+        assert response.status_code not in (401, 403), f"{method} {url} refused {persona}"
+        if persona != "anonymous" and SIGNED_IN not in access and PUBLIC not in access:
+            assert "/login" not in response.headers.get("Location", "")
+    elif persona == "anonymous":
+        assert response.status_code in (302, 401), f"{method} {url} let anonymous in"
+        if response.status_code == 302:
+            assert "/login" in response.headers["Location"]
+    else:
+        assert response.status_code == 403, f"{method} {url} let {persona} in ({response.status_code})"
+
+
+@pytest.mark.parametrize(
+    ("rule", "endpoint", "method"),
+    [r for r in RULES if "<int:group_id>" in r[0]],
+    ids=[f"{m} {r}" for r, _e, m in RULES if "<int:group_id>" in r[0]],
+)
+def test_a_member_of_no_group_and_a_leader_of_another_group_are_refused_each_group_page(
+    app, client, world, db, org, rule, endpoint, method
+):
+    """Object-level permission: the group in the URL is not theirs."""
+    from tests.conftest import give_training, make_user
+
+    outsider = make_user("stranger@example.org", roles=["member", "leader"])
+    give_training(outsider, "leader")
+    db.session.commit()
+    _sign_in(client, outsider)
+    response = client.open(_url(rule, world["values"]), method=method, data={})
+    assert response.status_code == 403

@@ -1,0 +1,60 @@
+"""Migrations: an empty database upgrades to head, and models and migrations agree (`flask db check`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _flask(url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi", "FLASK_CONFIG": "development"}
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """A brand-new empty database of the kind the suite runs on (SQLite file or a new PostgreSQL database)."""
+    test_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not test_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    name = f"migrations_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(test_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(test_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_an_empty_database_upgrades_to_head_and_matches_the_models(empty_database_url):
+    upgrade = _flask(empty_database_url, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    check = _flask(empty_database_url, "db", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
+
+
+def test_every_migration_downgrades_cleanly(empty_database_url):
+    assert _flask(empty_database_url, "db", "upgrade").returncode == 0
+    down = _flask(empty_database_url, "db", "downgrade", "base")
+    assert down.returncode == 0, down.stderr
+    engine = sa.create_engine(empty_database_url)
+    try:
+        tables = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+    assert tables == set()
