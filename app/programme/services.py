@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from app.accounts.models import User
 from app.audit.services import record_action
-from app.errors import Conflict, DomainError
+from app.errors import Conflict, DomainError, NotAllowed
 from app.extensions import db
 from app.programme import rules
 from app.programme.models import GROUP_STATUSES, MODES, ORG_KINDS, Group, GroupLeader, Membership, Organisation
@@ -18,6 +18,25 @@ GROUP_FIELDS = (
     "name", "organisation_id", "description", "capacity", "mode", "location", "video_link",
     "duration_minutes", "feedback_interval", "feedback_window_days", "status",
 )
+
+
+# --- scope ---------------------------------------------------------------------------------
+
+def check_scope(actor: User | None, organisation_id: int | None) -> None:
+    """Refuse an actor who does not coordinate the organisation (None: every organisation).
+
+    No actor means the system itself (the demo, a CLI command) and is always allowed. A coordinator
+    limited to one organisation may act only on that organisation; `organisation_id=None` stands for
+    the whole programme, which only a programme-wide coordinator may change.
+    Raises NotAllowed.
+    """
+    if actor is None:
+        return
+    if not actor.has_role("coordinator"):
+        raise NotAllowed(_("Only a coordinator may do this."))
+    scope = actor.coordinator_scope
+    if scope is not None and scope != organisation_id:
+        raise NotAllowed(_("You coordinate another organisation only."))
 
 
 # --- organisations ---------------------------------------------------------------------------
@@ -37,7 +56,11 @@ def _check_org_name(name: str, exclude_id: int | None = None) -> str:
 
 
 def create_organisation(actor: User | None, *, name: str, kind: str = "hospital") -> Organisation:
-    """Create an organisation. Raises Conflict for a duplicate name, DomainError for bad values."""
+    """Create an organisation. Raises Conflict for a duplicate name, DomainError for bad values.
+
+    Only a programme-wide coordinator (or the system) may; others get NotAllowed.
+    """
+    check_scope(actor, None)
     if kind not in ORG_KINDS:
         raise DomainError(_("Unknown kind of organisation."), field="kind")
     org = Organisation(name=_check_org_name(name), kind=kind)
@@ -48,7 +71,8 @@ def create_organisation(actor: User | None, *, name: str, kind: str = "hospital"
 
 
 def update_organisation(actor: User | None, org: Organisation, *, name: str, kind: str) -> None:
-    """Rename or re-kind an organisation."""
+    """Rename or re-kind an organisation. Raises Conflict/DomainError, NotAllowed outside the actor's scope."""
+    check_scope(actor, org.id)
     if kind not in ORG_KINDS:
         raise DomainError(_("Unknown kind of organisation."), field="kind")
     org.name = _check_org_name(name, exclude_id=org.id)
@@ -58,7 +82,8 @@ def update_organisation(actor: User | None, org: Organisation, *, name: str, kin
 
 
 def set_organisation_active(actor: User | None, org: Organisation, active: bool) -> None:
-    """Deactivate (kept for history) or reactivate an organisation."""
+    """Deactivate (kept for history) or reactivate an organisation. Raises NotAllowed outside the scope."""
+    check_scope(actor, org.id)
     if org.active == active:
         return
     org.active = active
@@ -103,7 +128,12 @@ def _check_group(values: dict, exclude_id: int | None = None) -> dict:
 
 
 def create_group(actor: User | None, **values) -> Group:
-    """Create a group with the programme's defaults for anything not given. Raises DomainError/Conflict."""
+    """Create a group with the programme's defaults for anything not given.
+
+    Raises DomainError/Conflict for bad values, NotAllowed for an organisation outside the actor's scope.
+    """
+    if values.get("organisation_id") is not None:
+        check_scope(actor, values["organisation_id"])
     group = Group(**_check_group(values))
     db.session.add(group)
     db.session.flush()
@@ -112,7 +142,13 @@ def create_group(actor: User | None, **values) -> Group:
 
 
 def update_group(actor: User | None, group: Group, **values) -> None:
-    """Change a group's settings. Raises DomainError/Conflict."""
+    """Change a group's settings. Raises DomainError/Conflict, NotAllowed outside the actor's scope.
+
+    Moving a group needs the actor to coordinate both organisations.
+    """
+    check_scope(actor, group.organisation_id)
+    if values.get("organisation_id") is not None:
+        check_scope(actor, values["organisation_id"])
     merged = {key: getattr(group, key) for key in GROUP_FIELDS}
     merged.update(values)
     cleaned = _check_group(merged, exclude_id=group.id)
@@ -152,7 +188,9 @@ def add_member(actor: User | None, group: Group, user: User, joined_on: date) ->
     """Add (or re-add) a member from a date. Raises Conflict when already a member or a leader of it.
 
     A group over its capacity is refused; the recommended size is a warning shown by the page.
+    Raises NotAllowed outside the actor's scope.
     """
+    check_scope(actor, group.organisation_id)
     if not user.active:
         raise DomainError(_("This account is deactivated."), field="user_id")
     if open_membership(group, user) is not None:
@@ -181,7 +219,11 @@ def add_member(actor: User | None, group: Group, user: User, joined_on: date) ->
 
 
 def end_membership(actor: User | None, membership: Membership, left_on: date) -> None:
-    """End a membership on a date; the history stays. Raises DomainError for a date before joining."""
+    """End a membership on a date; the history stays. Raises DomainError for a date before joining.
+
+    Raises Conflict when it has already ended, NotAllowed outside the actor's scope.
+    """
+    check_scope(actor, membership.group.organisation_id)
     if membership.left_on is not None:
         raise Conflict(_("This membership has already ended."))
     if left_on < membership.joined_on:
@@ -192,7 +234,11 @@ def end_membership(actor: User | None, membership: Membership, left_on: date) ->
 
 
 def add_group_leader(actor: User | None, group: Group, user: User) -> GroupLeader:
-    """Make a person one of a group's standing leaders. Raises Conflict when they are a member of it."""
+    """Make a person one of a group's standing leaders. Raises Conflict when they are a member of it.
+
+    Raises DomainError without the leader role, NotAllowed outside the actor's scope.
+    """
+    check_scope(actor, group.organisation_id)
     if not user.has_role("leader"):
         raise DomainError(_("%(name)s does not hold the leader role.", name=user.name), field="user_id")
     if open_membership(group, user) is not None:
@@ -207,7 +253,8 @@ def add_group_leader(actor: User | None, group: Group, user: User) -> GroupLeade
 
 
 def remove_group_leader(actor: User | None, leader: GroupLeader) -> None:
-    """Stop a person standing as one of a group's leaders."""
+    """Stop a person standing as one of a group's leaders. Raises NotAllowed outside the actor's scope."""
+    check_scope(actor, leader.group.organisation_id)
     group, user_id = leader.group, leader.user_id
     db.session.delete(leader)
     db.session.flush()
