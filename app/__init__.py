@@ -29,6 +29,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     os.makedirs(app.instance_path, exist_ok=True)
 
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -81,6 +82,18 @@ def _tune_sqlite(app: Flask) -> None:
             if engine.url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+
+
+def register_url_converters(app: Flask) -> None:
+    """<int:...> takes only numbers an id column can hold: a larger one is a 404, never a database error."""
+    from werkzeug.routing import IntegerConverter
+
+    class DatabaseIdConverter(IntegerConverter):
+        def __init__(self, url_map, *args, **kwargs):
+            kwargs.setdefault("max", 2_147_483_647)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = DatabaseIdConverter
 
 
 def register_blueprints(app: Flask) -> None:

@@ -2,4 +2,13 @@
 
 from app.accounts.models import RoleAssignment, TrainingRecord, User  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
+from app.notifications.models import Notification  # noqa: F401
 from app.programme.models import Group, GroupLeader, Membership, Organisation  # noqa: F401
+from app.scheduling.models import (  # noqa: F401
+    CalendarFeed,
+    HolidayException,
+    HolidayYear,
+    Meeting,
+    MeetingLeader,
+    Schedule,
+)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,8 @@ from app.extensions import limiter
 from app.programme import services as programme
 
 PASSWORD = "correct horse battery"
-TODAY = date.today()
+# "Today" as the hospital sees it: the deployment's timezone, not the server's.
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def pytest_configure(config):
@@ -65,6 +67,24 @@ def db(app):
         yield _db
         _db.session.rollback()
         _db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def fresh_g_per_request(app):
+    """Give every test request an empty `g`, as a real server does.
+
+    The `db` fixture keeps an app context pushed and Flask reuses it for test requests, so without
+    this the user Flask-Login cached in `g` by one client would answer the next client too.
+    """
+    from flask import g, request_started
+
+    def clear(sender, **extra):
+        for key in list(g):
+            g.pop(key)
+
+    request_started.connect(clear, app)
+    yield
+    request_started.disconnect(clear, app)
 
 
 @pytest.fixture

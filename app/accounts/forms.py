@@ -1,5 +1,7 @@
 """Forms for log-in, links, profile and user administration."""
 
+import unicodedata
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -12,7 +14,17 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts.models import LEVELS, PROFESSIONS, ROLES
 
@@ -73,47 +85,129 @@ class ChangePasswordForm(SetPasswordForm):
 
 class EditProfileForm(FlaskForm):
     name = StringField(_l("Name"), validators=[InputRequired(), Length(max=120)])
-    profession = SelectField(_l("Profession"), choices=profession_choices, validators=[Optional()])
+    # strip_whitespace=False: a value of blanks is not "empty" but an invalid choice (Optional() would
+    # clear that error, and a locale of " " saved here breaks every e-mail to the person).
+    profession = SelectField(
+        _l("Profession"), choices=profession_choices, validators=[Optional(strip_whitespace=False)]
+    )
     department = StringField(_l("Department"), validators=[Optional(), Length(max=120)])
-    locale = SelectField(_l("Language"), choices=language_choices, validators=[Optional()])
+    locale = SelectField(_l("Language"), choices=language_choices, validators=[Optional(strip_whitespace=False)])
     submit = SubmitField(_l("Save"))
 
 
-class InviteUserForm(FlaskForm):
-    email = StringField(_l("E-mail"), validators=[InputRequired(), Email(), Length(max=254)])
-    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=120)])
-    roles = SelectMultipleField(_l("Roles"), choices=role_choices, validators=[InputRequired()])
-    organisation_id = SelectField(_l("Organisation"), coerce=int, validators=[Optional()])
-    coordinator_org_id = SelectField(
-        _l("Coordinates"), coerce=int, validators=[Optional()],
-        description=_l("For coordinators: the whole programme, or one organisation only."),
+def printable(form, field):
+    """Validator: no control characters (PostgreSQL refuses NUL in text; others are never typed)."""
+    if isinstance(field.data, str) and any(
+        unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in field.data
+    ):
+        raise ValidationError(_l("Remove the control characters."))
+
+
+def strip(value):
+    """WTForms filter: surrounding blanks removed, so a name of spaces counts as empty."""
+    return value.strip() if isinstance(value, str) else value
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices shown as checkboxes (easier than a multiple select on a phone)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def at_least_one(form, field):
+    """Validator for a group of checkboxes (no `required` flag, which would demand every box)."""
+    if not field.data:
+        raise StopValidation(_l("Choose at least one role."))
+
+
+class _UserFields(FlaskForm):
+    """Fields a coordinator sets for a person; the views fill the organisation choices."""
+
+    name = StringField(
+        _l("Name"), filters=[strip], validators=[DataRequired(message=_l("Enter a name.")), Length(max=120), printable]
     )
-    profession = SelectField(_l("Profession"), choices=profession_choices, validators=[Optional()])
-    department = StringField(_l("Department"), validators=[Optional(), Length(max=120)])
+    roles = MultiCheckboxField(
+        _l("Roles"), choices=role_choices,
+        validators=[at_least_one], invalid_choice_message=_l("Choose roles from the list."),
+    )
+    organisation_id = SelectField(
+        _l("Organisation"), coerce=int, default=0, invalid_choice_message=_l("Choose an organisation from the list.")
+    )
+    coordinator_org_id = SelectField(
+        _l("Coordinates"), coerce=int, default=0,
+        description=_l("For coordinators: the whole programme, or one organisation only."),
+        invalid_choice_message=_l("Choose from the list."),
+    )
+    profession = SelectField(
+        _l("Profession"), choices=profession_choices, default="",
+        invalid_choice_message=_l("Choose a profession from the list."),
+    )
+    department = StringField(_l("Department"), filters=[strip], validators=[Optional(), Length(max=120), printable])
+
+
+class InviteUserForm(_UserFields):
+    email = StringField(
+        _l("E-mail"), filters=[strip],
+        validators=[InputRequired(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
+    )
+    locale = SelectField(
+        _l("Language"), default="",
+        choices=lambda: [("", _l("Programme default")), ("en", "English"), ("zh_CN", "简体中文")],
+        description=_l("Of the invitation and of their pages; they can change it in their profile."),
+        invalid_choice_message=_l("Choose a language from the list."),
+    )
     submit = SubmitField(_l("Invite"))
 
 
-class EditUserForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=120)])
-    roles = SelectMultipleField(_l("Roles"), choices=role_choices, validators=[InputRequired()])
-    organisation_id = SelectField(_l("Organisation"), coerce=int, validators=[Optional()])
-    coordinator_org_id = SelectField(
-        _l("Coordinates"), coerce=int, validators=[Optional()],
-        description=_l("For coordinators: the whole programme, or one organisation only."),
-    )
-    profession = SelectField(_l("Profession"), choices=profession_choices, validators=[Optional()])
-    department = StringField(_l("Department"), validators=[Optional(), Length(max=120)])
+class EditUserForm(_UserFields):
     submit = SubmitField(_l("Save"))
 
 
+class UserFilterForm(FlaskForm):
+    """The search and filters above the list of people (sent by GET, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), filters=[strip], validators=[Optional(), Length(max=200), printable])
+    role = SelectField(
+        _l("Role"), choices=lambda: [("", _l("Any role"))] + role_choices(), default="",
+        invalid_choice_message=_l("Choose a role from the list."),
+    )
+    active = SelectField(
+        _l("State"),
+        choices=lambda: [("", _l("Active and deactivated")), ("1", _l("Active")), ("0", _l("Deactivated"))],
+        default="", invalid_choice_message=_l("Choose a state from the list."),
+    )
+
+
+class LeadersOnForm(FlaskForm):
+    """The date for the list of who may lead (sent by GET, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    on = DateField(_l("On"), validators=[Optional()])
+
+
 class TrainingRecordForm(FlaskForm):
-    kind = StringField(_l("Kind of training"), validators=[InputRequired(), Length(max=200)])
-    level = SelectField(_l("Level"), choices=level_choices, validators=[InputRequired()])
-    issuer = StringField(_l("Issuing body"), validators=[InputRequired(), Length(max=200)])
+    kind = StringField(
+        _l("Kind of training"), filters=[strip],
+        validators=[DataRequired(message=_l("Enter the kind of training.")), Length(max=200), printable],
+    )
+    level = SelectField(
+        _l("Level"), choices=level_choices, validators=[InputRequired()],
+        invalid_choice_message=_l("Choose a level from the list."),
+    )
+    issuer = StringField(
+        _l("Issuing body"), filters=[strip],
+        validators=[DataRequired(message=_l("Enter who issued it.")), Length(max=200), printable],
+    )
     completed_on = DateField(_l("Completed on"), validators=[InputRequired(message=_l("Enter a date."))])
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
     verified = BooleanField(_l("I have checked the certificate (verified)"))
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+    note = TextAreaField(_l("Note"), filters=[strip], validators=[Optional(), Length(max=2000), printable])
     submit = SubmitField(_l("Save"))
 
     def validate_valid_until(self, field):

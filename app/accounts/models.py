@@ -29,6 +29,7 @@ class User(UserMixin, db.Model):
     profession: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     department: so.Mapped[str | None] = so.mapped_column(sa.String(120))
     locale: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+    email_reminders: so.Mapped[bool] = so.mapped_column(default=True, server_default=sa.true())
     organisation_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )

@@ -151,7 +151,8 @@ def change_password():
             getattr(form, exc.field or "password").errors.append(exc.message)
         else:
             db.session.commit()
-            login_user(current_user)  # this browser stays signed in with the new session version
+            # This browser stays signed in under the new session version (pass the user, not the proxy).
+            login_user(current_user._get_current_object())
             flash(_("Your password is changed. Other sessions have been signed out."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template(

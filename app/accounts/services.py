@@ -376,3 +376,76 @@ def eligible_leaders(on_date: date, as_role: str = rules.LEAD, group=None) -> li
         u for u in users
         if rules.is_eligible_leader(u, on_date, as_role, is_member_of_group=u.id in member_ids)
     ]
+
+
+# --- coordinators' views of people -----------------------------------------------------------
+
+def mark_invited(actor: User | None, user: User) -> None:
+    """Record that an invitation e-mail has just been sent to the user."""
+    user.invited_at = utcnow()
+    db.session.flush()
+    record_action(actor, "user_invited", user)
+
+
+def _like(text: str) -> str:
+    # Search for the text itself: % and _ typed by the coordinator are not wildcards.
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def people_query(
+    *, scope_org_id: int | None = None, q: str | None = None, role: str | None = None, active: bool | None = None
+) -> sa.Select:
+    """A query of users for the coordinators' list, by name (roles and organisation load in bulk).
+
+    `scope_org_id` limits it to one organisation's people; `q` searches name, e-mail and
+    department; `role` and `active` filter when given.
+    """
+    query = sa.select(User).options(sa.orm.selectinload(User.organisation))
+    if scope_org_id is not None:
+        query = query.where(User.organisation_id == scope_org_id)
+    if q:
+        pattern = _like(q)
+        query = query.where(
+            sa.or_(
+                User.name.ilike(pattern, escape="\\"),
+                User.email.ilike(pattern, escape="\\"),
+                User.department.ilike(pattern, escape="\\"),
+            )
+        )
+    if role:
+        query = query.where(User.role_assignments.any(RoleAssignment.role == role))
+    if active is not None:
+        query = query.where(User.active.is_(active))
+    return query.order_by(sa.func.lower(User.name), User.id)
+
+
+def groups_of(user: User) -> tuple[list, list]:
+    """The user's memberships (newest first) and the group-leader places they hold, groups loaded."""
+    from app.programme.models import Group, GroupLeader, Membership
+
+    memberships = db.session.scalars(
+        sa.select(Membership)
+        .where(Membership.user_id == user.id)
+        .options(sa.orm.selectinload(Membership.group).selectinload(Group.organisation))
+        .order_by(Membership.joined_on.desc(), Membership.id.desc())
+    ).all()
+    led = db.session.scalars(
+        sa.select(GroupLeader)
+        .where(GroupLeader.user_id == user.id)
+        .options(sa.orm.selectinload(GroupLeader.group).selectinload(Group.organisation))
+        .order_by(GroupLeader.created_at)
+    ).all()
+    return list(memberships), list(led)
+
+
+def eligibility_on(user: User, on_date: date) -> dict[str, list[str]]:
+    """For lead and co-lead: the translated reasons the user may not take the role on the date (empty: may)."""
+    return {
+        as_role: [
+            problem_text(code)
+            for code in rules.eligibility_problems(
+                active=user.active, records=user.training_records, on=on_date, as_role=as_role
+            )
+        ]
+        for as_role in rules.ASSIGNMENT_ROLES
+    }

@@ -38,8 +38,23 @@ def render_error(code: int, message: str | None = None):
     return render_template("errors/error.html", code=code, message=message), code
 
 
+def _has_nul() -> bool:
+    values = list(request.args.values())
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+        "application/x-www-form-urlencoded", "multipart/form-data"
+    ):
+        values += [v for _key, items in request.form.lists() for v in items]
+    return any("\x00" in v for v in values)
+
+
 def register(app) -> None:
     """Install the handlers on the app."""
+
+    @app.before_request
+    def refuse_nul_characters():
+        # No database stores a NUL inside text (PostgreSQL refuses it): answer clearly instead of failing later.
+        if _has_nul():
+            return render_error(400, _("What you sent contains an invisible NUL character. Remove it and try again."))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

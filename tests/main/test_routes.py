@@ -62,3 +62,14 @@ def test_language_switch_refuses_an_offsite_next(client):
 def test_unknown_page_is_a_translated_404(client):
     response = client.get("/no/such/page", headers={"Accept-Language": "zh-CN"})
     assert response.status_code == 404
+
+
+def test_a_nul_character_in_a_form_is_refused_with_a_message(client):
+    response = client.post("/login", data={"email": "a\x00@example.org", "password": "x"})
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+
+
+def test_an_id_too_large_for_the_database_is_a_404(client, auth, coordinator):
+    auth.login(coordinator)
+    assert client.get("/groups/" + "9" * 25).status_code == 404

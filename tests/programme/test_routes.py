@@ -194,7 +194,7 @@ ODD_INPUT = [
     ({"name": "<script>alert(1)</script>"}, "name", "Remove the HTML"),
     ({"name": ""}, "name", "Enter a name"),
     ({"description": "<b>bold</b>"}, "description", "Remove the HTML"),
-    ({"location": "Room\x00 1"}, "location", "control characters"),
+    ({"location": "Room\x07 1"}, "location", "control characters"),
     ({"capacity": "abc"}, "capacity", "Not a valid integer value"),
     ({"capacity": ""}, "capacity", "Enter a number"),
     ({"capacity": "9" * 10_000}, "capacity", "Not a valid integer value"),

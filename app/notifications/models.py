@@ -1,0 +1,39 @@
+"""Notifications: one row per message that must go out once, whatever the re-runs or hosts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+from app.timeutil import utcnow
+
+STATUSES = ("pending", "sending", "sent", "failed", "dropped")
+
+
+class Notification(db.Model):
+    """A message to one user; `key` is unique, so the same reminder is never queued twice."""
+
+    __tablename__ = "notifications"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    key: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    meeting_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    due_at: so.Mapped[datetime]
+    status: so.Mapped[str] = so.mapped_column(sa.String(10), default="pending")
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    claimed_at: so.Mapped[datetime | None]
+    sent_at: so.Mapped[datetime | None]
+    error: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    user: so.Mapped[User] = so.relationship()  # noqa: F821
+
+    __table_args__ = (
+        sa.Index("ix_notifications_status_due", "status", "due_at"),
+        sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'dropped')", name="status"),
+    )

@@ -1,0 +1,170 @@
+"""Schedules, meetings, meeting leaders, holiday exceptions and calendar feeds."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import date, datetime, time
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+from app.timeutil import utcnow
+
+MEETING_STATUSES = ("scheduled", "held", "cancelled")
+LEADER_ROLES = ("lead", "co_lead")
+
+
+class Schedule(db.Model):
+    """A group's recurrence rule and how far meetings have been generated from it."""
+
+    __tablename__ = "schedules"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    group_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("groups.id", ondelete="CASCADE"), unique=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(20))
+    weekday: so.Mapped[int]
+    weeks: so.Mapped[str] = so.mapped_column(sa.String(20), default="")  # "1,3"; -1 is the last week
+    start_on: so.Mapped[date | None]  # the first date of a biweekly series
+    start_time: so.Mapped[time]  # local time in the deployment's timezone
+    holiday_policy: so.Mapped[str] = so.mapped_column(sa.String(10), default="move")
+    generated_until: so.Mapped[date | None]
+    updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
+
+    group: so.Mapped[Group] = so.relationship(backref=so.backref("schedule", uselist=False))  # noqa: F821
+
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('nth_weekday', 'biweekly')", name="kind"),
+        sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        sa.CheckConstraint("holiday_policy IN ('move', 'skip', 'keep')", name="policy"),
+    )
+
+    @property
+    def week_list(self) -> tuple[int, ...]:
+        return tuple(int(w) for w in self.weeks.split(",") if w.strip())
+
+
+def _new_uid() -> str:
+    return f"{uuid.uuid4().hex}@balint-groups"
+
+
+class Meeting(db.Model):
+    """One meeting of a group: scheduled, held or cancelled. Times are naive UTC."""
+
+    __tablename__ = "meetings"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    group_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("groups.id", ondelete="CASCADE"))
+    starts_at: so.Mapped[datetime]
+    ends_at: so.Mapped[datetime]
+    status: so.Mapped[str] = so.mapped_column(sa.String(10), default="scheduled")
+    mode: so.Mapped[str] = so.mapped_column(sa.String(10), default="onsite")
+    location: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    video_link: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    # The date the rule named (None for one-off extra meetings); one meeting per rule date and group.
+    rule_date: so.Mapped[date | None]
+    holiday_note: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    edited: so.Mapped[bool] = so.mapped_column(default=False)
+    sequence: so.Mapped[int] = so.mapped_column(default=0)
+    uid: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True, default=_new_uid)
+    change_reason: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    cancel_reason: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
+
+    group: so.Mapped[Group] = so.relationship()  # noqa: F821
+    leaders: so.Mapped[list[MeetingLeader]] = so.relationship(
+        back_populates="meeting", cascade="all, delete-orphan", lazy="selectin", order_by="MeetingLeader.role.desc()"
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("group_id", "rule_date"),
+        sa.Index("ix_meetings_group_starts", "group_id", "starts_at"),
+        sa.Index("ix_meetings_starts_status", "starts_at", "status"),
+        sa.CheckConstraint("status IN ('scheduled', 'held', 'cancelled')", name="status"),
+        sa.CheckConstraint("mode IN ('onsite', 'online', 'hybrid')", name="mode"),
+        sa.CheckConstraint("ends_at > starts_at", name="times"),
+    )
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+    def leader_for(self, role: str):
+        return next((ml for ml in self.leaders if ml.role == role), None)
+
+    @property
+    def lead(self):
+        found = self.leader_for("lead")
+        return found.user if found else None
+
+    @property
+    def co_lead(self):
+        found = self.leader_for("co_lead")
+        return found.user if found else None
+
+
+class MeetingLeader(db.Model):
+    """The lead or co-lead of one meeting (exactly one lead, at most one co-lead)."""
+
+    __tablename__ = "meeting_leaders"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    meeting_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("meetings.id", ondelete="CASCADE"))
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: so.Mapped[str] = so.mapped_column(sa.String(10))
+
+    meeting: so.Mapped[Meeting] = so.relationship(back_populates="leaders")
+    user: so.Mapped[User] = so.relationship(lazy="joined")  # noqa: F821
+
+    __table_args__ = (
+        sa.UniqueConstraint("meeting_id", "role"),
+        sa.UniqueConstraint("meeting_id", "user_id"),
+        sa.CheckConstraint("role IN ('lead', 'co_lead')", name="role"),
+    )
+
+
+class HolidayException(db.Model):
+    """A day coordinators set by hand: an extra day off, or a make-up working day (调休)."""
+
+    __tablename__ = "holiday_exceptions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    day: so.Mapped[date] = so.mapped_column(unique=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(10))  # holiday | workday
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    __table_args__ = (sa.CheckConstraint("kind IN ('holiday', 'workday')", name="kind"),)
+
+
+class HolidayYear(db.Model):
+    """A year whose official holiday schedule a coordinator has checked and entered."""
+
+    __tablename__ = "holiday_years"
+
+    year: so.Mapped[int] = so.mapped_column(primary_key=True, autoincrement=False)
+    confirmed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    confirmed_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class CalendarFeed(db.Model):
+    """A private, revocable iCalendar feed address: a person's meetings, or a group's."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=_new_token)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    group_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("groups.id", ondelete="CASCADE"))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    revoked_at: so.Mapped[datetime | None]
+
+    user: so.Mapped[User] = so.relationship()  # noqa: F821
+    group: so.Mapped[Group | None] = so.relationship()  # noqa: F821
