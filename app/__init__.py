@@ -102,11 +102,13 @@ def register_blueprints(app: Flask) -> None:
     from app.audit import bp as audit_bp
     from app.main import bp as main_bp
     from app.programme import bp as programme_bp
+    from app.scheduling import bp as scheduling_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(programme_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(scheduling_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -117,12 +119,16 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Operator commands: flask users ..., flask demo."""
+    """Operator commands: flask users ..., flask demo, flask notify ..., flask schedule ..."""
     from app.accounts.cli import users_cli
     from app.demo import demo_command
+    from app.notifications.cli import notify_cli
+    from app.scheduling.cli import schedule_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(notify_cli)
+    app.cli.add_command(schedule_cli)
 
 
 def register_template_helpers(app: Flask) -> None:

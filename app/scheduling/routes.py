@@ -1,0 +1,1 @@
+"""Schedule pages: series, single meetings, leaders, holiday exceptions, my meetings."""
