@@ -1,6 +1,6 @@
 """`flask demo`: seeds a small demonstration programme (refused under the Production config)."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import click
 import sqlalchemy as sa
@@ -92,6 +92,25 @@ def seed_demo(today: date) -> None:
         for person in people:
             programme.add_member(coordinator, group, person, joined_on=start)
     programme.add_group_leader(coordinator, groups[0], co_leader)
+    seed_schedules(coordinator, groups, leader, co_leader, today)
+
+
+def seed_schedules(coordinator, groups, leader, co_leader, today: date) -> None:
+    """Twice-monthly series for every demo group, three months back and six ahead, with leaders."""
+    from datetime import time
+
+    from app.scheduling import services as scheduling
+
+    scheduling.save_schedule(coordinator, groups[0], kind="nth_weekday", weekday=2, weeks=[1, 3],
+                             start_time=time(14, 0))
+    scheduling.save_schedule(coordinator, groups[1], kind="biweekly", weekday=3,
+                             start_on=today - timedelta(days=120), start_time=time(18, 30), holiday_policy="skip")
+    start, until = today - timedelta(days=90), today + timedelta(days=182)
+    for group, co in ((groups[0], co_leader), (groups[1], None)):
+        scheduling.generate_meetings(coordinator, group, start, until)
+        scheduling.assign_series(coordinator, group, leader, "lead", since=datetime(start.year, start.month, 1))
+        if co is not None:
+            scheduling.assign_series(coordinator, group, co, "co_lead", since=datetime(start.year, start.month, 1))
 
 
 @click.command("demo")

@@ -51,9 +51,14 @@ def page(browser):
 @pytest.fixture(scope="session")
 def live_app(app):
     """A second app on the same database with CSRF switched on, as in production."""
-    return create_app(
+    from app.extensions import db
+
+    live = create_app(
         "testing", {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "WTF_CSRF_ENABLED": True}
     )
+    yield live
+    with live.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,86 @@
+"""Configuration classes, the production guard, and `flask demo`."""
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.accounts.models import User
+from app.scheduling.models import Meeting, MeetingLeader
+
+
+@pytest.mark.parametrize("name", ["development", "testing", "production"])
+def test_every_configuration_honours_database_url(monkeypatch, name, tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    monkeypatch.delenv("TEST_DATABASE_URL", raising=False)
+    import importlib
+
+    import config
+
+    importlib.reload(config)
+    try:
+        configured = config.CONFIGS[name]().SQLALCHEMY_DATABASE_URI
+        assert configured == url
+    finally:
+        monkeypatch.undo()
+        importlib.reload(config)
+
+
+def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@127.0.0.1/x")
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app("production")
+
+
+def test_production_refuses_to_start_without_database_url(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(RuntimeError, match="DATABASE_URL"):
+        create_app("production")
+
+
+def test_production_marks_cookies_secure(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    app = create_app("production")
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_an_unknown_configuration_is_refused():
+    with pytest.raises(RuntimeError):
+        create_app("staging")
+
+
+def test_demo_seeds_the_three_logins_with_series_and_leaders_once(app, db):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    for email in ("coordinator@demo.test", "leader@demo.test", "member@demo.test"):
+        assert email in result.output
+        assert db.session.scalar(sa.select(User).where(User.email == email)).has_password
+    assert db.session.scalar(sa.select(sa.func.count(Meeting.id))) > 20
+    assert db.session.scalar(sa.select(sa.func.count(MeetingLeader.id))) > 20
+
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code != 0
+    quietly = runner.invoke(args=["demo", "--if-empty"])
+    assert quietly.exit_code == 0 and "skipped" in quietly.output
+
+
+def test_demo_is_refused_under_production(app, db):
+    app.config["CONFIG_NAME"] = "production"
+    try:
+        result = app.test_cli_runner().invoke(args=["demo"])
+    finally:
+        app.config["CONFIG_NAME"] = "testing"
+    assert result.exit_code != 0 and "Production" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_demo_logins_work_with_the_demo_password(app, db, client):
+    app.test_cli_runner().invoke(args=["demo"])
+    response = client.post("/login", data={"email": "leader@demo.test", "password": "balint-demo"})
+    assert response.status_code == 302
