@@ -66,22 +66,35 @@ def register_extensions(app: Flask) -> None:
 
 
 def _tune_sqlite(app: Flask) -> None:
-    """Foreign keys on, WAL and a busy timeout so concurrent writers wait instead of failing."""
+    """Foreign keys on, WAL, a busy timeout, and write transactions that take the write lock first.
+
+    pysqlite's own transaction handling is switched off so that SAVEPOINTs work, and a transaction
+    that will write (any request but GET/HEAD/OPTIONS, or code inside `app.sqlite.write_intent()`)
+    begins with BEGIN IMMEDIATE: concurrent writers then wait their turn (busy timeout) instead of
+    failing with "database is locked" when a read snapshot cannot be upgraded.
+    """
     from sqlalchemy import event
 
     from app.extensions import db
+    from app.sqlite import begin_statement
 
     with app.app_context():
         engine = db.engine
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA busy_timeout=15000")
             if engine.url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            connection.exec_driver_sql(begin_statement())
 
 
 def register_url_converters(app: Flask) -> None:

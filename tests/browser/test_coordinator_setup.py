@@ -69,7 +69,7 @@ def test_coordinator_sets_up_a_group_with_a_member_and_a_verified_leader_in_chin
     expect(page.locator("main")).to_contain_text("Wang Lei")
     expect(page.locator("main")).to_contain_text("成员")
 
-    db.session.expire_all()
+    db.session.rollback()  # end the test's read snapshot: see what the server committed
     group = db.session.scalar(sa.select(Group).where(Group.name == "儿科重症巴林特小组"))
     assert group.organisation.name == "北京儿童研究医院"
     assert db.session.scalar(sa.select(Organisation.id).where(Organisation.name == "北京儿童研究医院"))
