@@ -75,6 +75,10 @@ class Config:
     # Programme
     MIN_RESPONSES = _int("MIN_RESPONSES", 3)
     PAGE_SIZE = 20
+    # Meeting reminders: how many hours before a meeting `flask notify send-due` e-mails members and leaders.
+    REMINDER_HOURS_BEFORE = _int("REMINDER_HOURS_BEFORE", 24)
+    # Feedback rounds: a reminder to those who have not answered this many days before the window closes
+    ROUND_REMINDER_DAYS_BEFORE = _int("ROUND_REMINDER_DAYS_BEFORE", 3)
 
 
 class DevelopmentConfig(Config):

@@ -113,7 +113,9 @@ def register_blueprints(app: Flask) -> None:
     """Register every feature's blueprint."""
     from app.accounts import bp as accounts_bp
     from app.audit import bp as audit_bp
+    from app.feedback import bp as feedback_bp
     from app.main import bp as main_bp
+    from app.meetings import bp as meetings_bp
     from app.programme import bp as programme_bp
     from app.scheduling import bp as scheduling_bp
 
@@ -122,6 +124,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(programme_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(scheduling_bp)
+    app.register_blueprint(meetings_bp)
+    app.register_blueprint(feedback_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -2,6 +2,16 @@
 
 from app.accounts.models import RoleAssignment, TrainingRecord, User  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
+from app.feedback.models import FeedbackRound, RoundMeeting  # noqa: F401
+from app.meetings.models import (  # noqa: F401
+    Attendance,
+    FacilitationPlan,
+    LeaderNote,
+    LiveState,
+    MeetingRecord,
+    Supervision,
+    Theme,
+)
 from app.notifications.models import Notification  # noqa: F401
 from app.programme.models import Group, GroupLeader, Membership, Organisation  # noqa: F401
 from app.scheduling.models import (  # noqa: F401

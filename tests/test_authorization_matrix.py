@@ -38,9 +38,13 @@ def test_every_route_declares_who_may_open_it():
 @pytest.fixture
 def world(db, org, coordinator, leader, member, group):
     """One of everything a URL can name, related to the personas as the matrix expects."""
+    from datetime import date, time
+
     from app.accounts.models import TrainingRecord
+    from app.scheduling import services as scheduling
 
     record = db.session.query(TrainingRecord).filter_by(user_id=leader.id).first()
+    meeting = scheduling.add_extra_meeting(None, group, day=date(2031, 1, 8), at=time(14, 0))
     values = {
         "group_id": group.id,
         "org_id": org.id,
@@ -50,6 +54,7 @@ def world(db, org, coordinator, leader, member, group):
         "leader_id": group.leaders[0].id,
         "record_id": record.id,
         "token": "not-a-real-token",
+        "meeting_id": meeting.id,
     }
     db.session.commit()
     return {"values": values, "member": member, "leader": leader, "coordinator": coordinator}

@@ -24,6 +24,7 @@ from app.accounts.models import TrainingRecord, User
 from app.errors import DomainError
 from app.extensions import db
 from app.notifications.mail import absolute_url, send_templated_mail
+from app.pagination import paginate
 from app.permissions import get_or_404, get_user_or_403, roles_required
 from app.programme.models import Organisation
 from app.timeutil import local_today
@@ -135,8 +136,7 @@ def users():
         active={"1": True, "0": False}.get(form.active.data),
     )
     # A page number past any real list would overflow the database's OFFSET: keep it in range.
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
-    pagination = db.paginate(query, page=page, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    pagination = paginate(query)
     return render_template("accounts/users.html", form=form, pagination=pagination)
 
 

@@ -92,6 +92,7 @@ class EditProfileForm(FlaskForm):
     )
     department = StringField(_l("Department"), validators=[Optional(), Length(max=120)])
     locale = SelectField(_l("Language"), choices=language_choices, validators=[Optional(strip_whitespace=False)])
+    email_reminders = BooleanField(_l("E-mail me a reminder before each of my meetings"))
     submit = SubmitField(_l("Save"))
 
 

@@ -127,7 +127,7 @@ def profile():
         try:
             services.update_profile(
                 current_user, current_user, name=form.name.data, profession=form.profession.data,
-                department=form.department.data, locale=form.locale.data,
+                department=form.department.data, locale=form.locale.data, email_reminders=form.email_reminders.data,
             )
         except DomainError as exc:
             getattr(form, exc.field or "name").errors.append(exc.message)
@@ -136,7 +136,20 @@ def profile():
             session.pop("lang", None)
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("accounts.profile"))
-    return render_template("accounts/profile.html", form=form, password_form=ChangePasswordForm(formdata=None))
+    return render_template("accounts/profile.html", form=form, password_form=ChangePasswordForm(formdata=None),
+                           feed_url=_personal_feed_url())
+
+
+def _personal_feed_url() -> str:
+    """The user's private calendar address, made (and saved) on the first visit."""
+    from app.scheduling.calendars import personal_feed
+    from app.scheduling.feeds import feed_url
+
+    if request.method == "POST":
+        db.session.rollback()  # a refused form saves nothing, and the commit below must not save it either
+    feed = personal_feed(current_user)
+    db.session.commit()
+    return feed_url(feed)
 
 
 @bp.route("/profile/password", methods=["POST"])
@@ -156,5 +169,6 @@ def change_password():
             flash(_("Your password is changed. Other sessions have been signed out."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template(
-        "accounts/profile.html", form=EditProfileForm(obj=current_user), password_form=form
+        "accounts/profile.html", form=EditProfileForm(obj=current_user), password_form=form,
+        feed_url=_personal_feed_url(),
     ), 422

@@ -214,15 +214,16 @@ def set_roles(actor: User | None, user: User, roles: list[str], coordinator_org_
 
 
 def update_profile(actor: User | None, user: User, **fields) -> None:
-    """Change name, profession, department, language or home organisation."""
-    allowed = {"name", "profession", "department", "locale", "organisation_id"}
+    """Change name, profession, department, language, home organisation or the reminder e-mail switch."""
+    allowed = {"name", "profession", "department", "locale", "organisation_id", "email_reminders"}
     changed = {}
     for key, value in fields.items():
         if key not in allowed:
             raise ValueError(key)
         if key == "profession" and value and value not in PROFESSIONS:
             raise DomainError(_("Unknown profession."), field="profession")
-        value = value or None
+        # A switch stays a boolean (False is a choice, not "empty"); other empty values are stored as NULL.
+        value = bool(value) if key == "email_reminders" else value or None
         if key == "name" and not value:
             raise DomainError(_("Enter a name."), field="name")
         if getattr(user, key) != value:

@@ -1,12 +1,13 @@
 """The audit log page for coordinators."""
 
 import sqlalchemy as sa
-from flask import current_app, render_template, request
+from flask import render_template, request
 from flask_login import current_user
 
 from app.audit import bp
 from app.audit.models import AuditEntry
 from app.extensions import db
+from app.pagination import paginate
 from app.permissions import roles_required
 
 
@@ -28,7 +29,6 @@ def log():
         query = query.join(User, User.id == AuditEntry.actor_id).where(
             User.organisation_id == current_user.coordinator_scope
         )
-    page = db.paginate(query.options(sa.orm.joinedload(AuditEntry.actor)), per_page=current_app.config["PAGE_SIZE"],
-                       error_out=False)
+    page = paginate(query.options(sa.orm.joinedload(AuditEntry.actor)))
     actions = db.session.scalars(sa.select(AuditEntry.action).distinct().order_by(AuditEntry.action)).all()
     return render_template("audit/log.html", page=page, actions=actions, action=action)

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.extensions import db
 from app.programme.models import Group, GroupLeader, Membership, Organisation
+from app.scheduling import queries as scheduling
+from app.timeutil import utcnow
 
 
 @dataclass
@@ -19,11 +21,17 @@ class HomeSummary:
     led_groups: list[Group] = field(default_factory=list)
     member_groups: list[Group] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # The user's next meetings across groups (as lead, co-lead or member).
+    upcoming: list = field(default_factory=list)
+    # For coordinators: meetings of the next 60 days with no lead, or a lead no longer eligible.
+    highlights: scheduling.Highlights | None = None
 
 
 def home_summary(user: User, today: date | None = None) -> HomeSummary:
-    """Groups the user leads and belongs to; counts of the programme for a coordinator."""
+    """Groups the user leads and belongs to, their next meetings; counts and highlights for a coordinator."""
     summary = HomeSummary()
+    now = utcnow()
+    summary.upcoming = scheduling.my_upcoming(user, now)
     summary.led_groups = list(
         db.session.scalars(
             sa.select(Group).join(GroupLeader).where(GroupLeader.user_id == user.id).order_by(Group.name)
@@ -55,4 +63,5 @@ def home_summary(user: User, today: date | None = None) -> HomeSummary:
             "groups": db.session.scalar(groups) or 0,
             "members": db.session.scalar(members) or 0,
         }
+        summary.highlights = scheduling.coordinator_highlights(scope, now)
     return summary

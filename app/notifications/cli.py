@@ -1,8 +1,69 @@
 """`flask notify ...`: sending what is due, run by a systemd timer or cron every few minutes."""
 
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
 import click
+from flask.cli import with_appcontext
+
+from app.extensions import db
+from app.feedback.services import close_due_rounds
+from app.notifications import services
+from app.timeutil import local_zone, utcnow
+
+
+def parse_now(value: str | None) -> datetime:
+    """--now as naive UTC: an ISO 8601 time, read in the deployment's timezone when it has no offset."""
+    if not value:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2027-01-05T14:00+08:00", param_hint="--now") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=local_zone())
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 @click.group("notify")
 def notify_cli():
     """Send due notifications (reminders)."""
+
+
+@notify_cli.command("send-due")
+@click.option("--dry-run", is_flag=True, help="Print what would be queued and sent; change nothing, send nothing.")
+@click.option("--now", "now_text", metavar="ISO",
+              help="Act as if it were this time (testing), e.g. 2027-01-05T14:00+08:00; no offset means local time.")
+@with_appcontext
+def send_due(dry_run, now_text):
+    """Queue the meeting reminders that are due and send every pending notification, each exactly once.
+
+    Safe to run often and from several hosts at once: a re-run never sends twice.
+    """
+    now = parse_now(now_text)
+    if dry_run:
+        try:
+            planned = services.queue_due_reminders(now, dry_run=True)
+            result = services.send_pending(now, dry_run=True)
+            lines = [f"would queue {services.MEETING_REMINDER} to {p.user.email} ({p.key})" for p in planned]
+            lines += [f"would send {kind} to {email} ({key})" for email, kind, key in result.would_send]
+        finally:
+            db.session.rollback()  # belt and braces: a dry run writes nothing
+        for line in lines:
+            click.echo(line)
+        click.echo(f"Dry run: {len(planned)} to queue, {len(result.would_send)} queued and due; nothing changed.")
+        return
+    with services.exclusive_run("notify-send-due") as acquired:
+        if not acquired:
+            click.echo("Another `flask notify send-due` run holds the lock; nothing to do.")
+            return
+        closed = close_due_rounds(now)
+        queued = services.queue_due_reminders(now)
+        db.session.commit()
+        result = services.send_pending(now, commit=db.session.commit)
+    click.echo(
+        f"Closed {closed} feedback round(s) whose window ended. "
+        f"Queued {len(queued)}; sent {result.sent}, to retry {result.retrying}, failed {result.failed}, "
+        f"dropped {result.dropped}, taken by another run {result.taken_elsewhere}, reclaimed {result.reclaimed}."
+    )

@@ -23,6 +23,9 @@ class Notification(db.Model):
     kind: so.Mapped[str] = so.mapped_column(sa.String(40))
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     meeting_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    round_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("feedback_rounds.id", ondelete="CASCADE"), index=True
+    )
     due_at: so.Mapped[datetime]
     status: so.Mapped[str] = so.mapped_column(sa.String(10), default="pending")
     attempts: so.Mapped[int] = so.mapped_column(default=0)

@@ -7,12 +7,12 @@ from datetime import date
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 
 from app.accounts import rules as account_rules
 from app.accounts.models import RoleAssignment, User
 from app.extensions import db
+from app.pagination import paginate
 from app.programme.models import GROUP_STATUSES, Group, GroupLeader, Membership, Organisation
 
 SEARCH_MAX = 200
@@ -62,7 +62,7 @@ def clean_search(text: str | None) -> str:
 
 
 def _paginate(query) -> Pagination:
-    return db.paginate(query, per_page=current_app.config["PAGE_SIZE"], max_per_page=100, error_out=False)
+    return paginate(query)
 
 
 def organisation_page(scope: int | None, search: str = "") -> ListPage:

@@ -9,6 +9,7 @@ from app.accounts.forms import level_choices, profession_choices
 from app.accounts.models import User
 from app.errors import DomainError, NotAllowed
 from app.extensions import db
+from app.pagination import id_arg
 from app.permissions import (
     can_access_group,
     coordinates_org,
@@ -77,7 +78,7 @@ def _group_form(form_class, group=None):
     include = group.organisation_id if group else None
     form.organisation_id.choices = [("", _("— choose —"))] + queries.organisation_choices(scope, include)
     if group is None and request.method == "GET":
-        form.organisation_id.data = request.args.get("organisation", type=int) or scope
+        form.organisation_id.data = id_arg("organisation") or scope
     return form
 
 
@@ -204,7 +205,7 @@ def groups():
     """Groups in the coordinator's scope with their current members; searchable, filtered and paged."""
     scope = current_user.coordinator_scope
     search = queries.clean_search(request.args.get("q"))
-    organisation_id = request.args.get("organisation", type=int)
+    organisation_id = id_arg("organisation")
     status = request.args.get("status") if request.args.get("status") in GROUP_STATUSES else None
     page = queries.group_page(scope, search, organisation_id, status)
     return render_template(

@@ -73,3 +73,11 @@ def test_a_nul_character_in_a_form_is_refused_with_a_message(client):
 def test_an_id_too_large_for_the_database_is_a_404(client, auth, coordinator):
     auth.login(coordinator)
     assert client.get("/groups/" + "9" * 25).status_code == 404
+
+
+def test_page_numbers_and_ids_beyond_the_database_are_not_errors(client, auth, coordinator):
+    auth.login(coordinator)
+    huge = "9" * 30
+    for url in (f"/groups?page={huge}", f"/organisations?page={huge}", f"/people?page={huge}",
+                f"/audit/?page={huge}", f"/groups?organisation={huge}", f"/groups/new?organisation={huge}"):
+        assert client.get(url).status_code == 200, url

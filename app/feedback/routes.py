@@ -1,0 +1,1 @@
+"""Feedback pages: rounds for members, leaders and coordinators."""

@@ -1,0 +1,1 @@
+"""Meeting pages: live facilitation, the record form, timelines, portfolios, certificates."""

@@ -1,0 +1,420 @@
+"""Queueing and sending notifications exactly once, whatever the re-runs or hosts. They flush, never commit.
+
+Every message is one `Notification` row with a unique `key`: queueing the same key twice does
+nothing. Sending claims a row with one conditional UPDATE (pending → sending) and goes ahead only
+when that UPDATE changed the row, so two runs at once never both send it. What a kind of message
+says is up to its renderer, registered by kind in `RENDERERS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app, has_request_context
+from flask_babel import format_date, format_time
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.models import User
+from app.extensions import db
+from app.notifications.mail import absolute_url, send_templated_mail
+from app.notifications.models import Notification
+from app.programme.models import Membership
+from app.scheduling.models import Meeting
+from app.scheduling.services import local_date
+from app.timeutil import local_zone
+
+MAX_ATTEMPTS = 3
+# A 'sending' row older than this belongs to a run that died mid-send: it goes back to 'pending'.
+STALE_CLAIM = timedelta(minutes=15)
+ERROR_LENGTH = 500
+MEETING_REMINDER = "meeting_reminder"
+
+
+# --- what a message says ---------------------------------------------------------------------
+
+@dataclass
+class Rendered:
+    """A message ready for send_templated_mail: the subject (a callable run in the recipient's language)."""
+
+    subject: Callable[[], str]
+    template: str
+    context: dict = field(default_factory=dict)
+
+
+class Drop(Exception):
+    """Raised by a renderer when its message should no longer go out (the reason is stored)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+Renderer = Callable[[Notification, datetime], Rendered]
+RENDERERS: dict[str, Renderer] = {}
+
+
+def renderer(kind: str) -> Callable[[Renderer], Renderer]:
+    """Register the function that turns a queued notification of `kind` into a message (or raises Drop)."""
+
+    def register(function: Renderer) -> Renderer:
+        RENDERERS[kind] = function
+        return function
+
+    return register
+
+
+# --- queueing --------------------------------------------------------------------------------
+
+def queue(
+    kind: str, user: User, key: str, due_at: datetime, meeting_id: int | None = None, round_id: int | None = None
+) -> Notification | None:
+    """Queue one message for `user`, due at `due_at` (naive UTC); None when the key is already queued.
+
+    The unique key decides, inside a SAVEPOINT, so a duplicate from a re-run or from another host
+    leaves the surrounding transaction intact. Raises ValueError for a kind without a renderer.
+    """
+    if kind not in RENDERERS:
+        raise ValueError(f"no renderer for notification kind {kind!r}")
+    notification = Notification(
+        kind=kind, user_id=user.id, key=key, due_at=due_at, meeting_id=meeting_id, round_id=round_id
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(notification)
+            db.session.flush()
+    except IntegrityError:
+        return None
+    return notification
+
+
+def reminder_lead_time() -> timedelta:
+    """How long before a meeting its reminder goes out (REMINDER_HOURS_BEFORE, default 24 hours)."""
+    return timedelta(hours=current_app.config["REMINDER_HOURS_BEFORE"])
+
+
+def reminder_key(meeting: Meeting, user: User) -> str:
+    """The reminder's identity: a moved meeting has a new start, so it gets a new reminder."""
+    return f"{MEETING_REMINDER}:{meeting.id}:{user.id}:{meeting.starts_at:%Y%m%dT%H%M}"
+
+
+def wants_reminders(user: User) -> bool:
+    return bool(user.active and user.email_reminders)
+
+
+@dataclass
+class PlannedReminder:
+    """A reminder that is due (queued, or would be in a dry run)."""
+
+    meeting: Meeting
+    user: User
+    key: str
+
+
+def reminder_recipients(meetings: list[Meeting]) -> dict[int, list[User]]:
+    """Meeting id → members on the meeting's date and its leaders, active and wanting reminders. One query."""
+    group_ids = {m.group_id for m in meetings}
+    memberships = db.session.scalars(
+        sa.select(Membership).join(User, User.id == Membership.user_id)
+        .where(Membership.group_id.in_(group_ids), User.active.is_(True), User.email_reminders.is_(True))
+        .options(so.contains_eager(Membership.user))
+    ).all() if group_ids else []
+    recipients: dict[int, list[User]] = {}
+    for meeting in meetings:
+        day = local_date(meeting.starts_at)
+        people = {m.user_id: m.user for m in memberships if m.group_id == meeting.group_id and m.is_current(day)}
+        for ml in meeting.leaders:
+            if wants_reminders(ml.user):
+                people[ml.user_id] = ml.user
+        recipients[meeting.id] = sorted(people.values(), key=lambda u: u.id)
+    return recipients
+
+
+def drop_reminders_of_cancelled_meetings() -> int:
+    """Pending reminders of meetings cancelled since they were queued are dropped; returns how many."""
+    result = db.session.execute(
+        sa.update(Notification)
+        .where(
+            Notification.kind == MEETING_REMINDER,
+            Notification.status == "pending",
+            Notification.meeting_id.in_(sa.select(Meeting.id).where(Meeting.status == "cancelled")),
+        )
+        .values(status="dropped", error="meeting cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def queue_due_reminders(now: datetime, dry_run: bool = False) -> list[PlannedReminder]:
+    """Queue a reminder for every member and leader of each scheduled meeting starting within the lead time.
+
+    A meeting is due from (start − REMINDER_HOURS_BEFORE) until it starts; cancelled meetings, meetings
+    that already started, inactive users and users who turned reminders off get none. Returns the
+    reminders newly queued (or, with dry_run, those that would be, writing nothing).
+    """
+    lead_time = reminder_lead_time()
+    if not dry_run:
+        drop_reminders_of_cancelled_meetings()
+    meetings = db.session.scalars(
+        sa.select(Meeting)
+        .where(Meeting.status == "scheduled", Meeting.starts_at > now, Meeting.starts_at <= now + lead_time)
+        .order_by(Meeting.starts_at, Meeting.id)
+    ).all()
+    recipients = reminder_recipients(list(meetings))
+    planned = [
+        PlannedReminder(meeting, user, reminder_key(meeting, user))
+        for meeting in meetings
+        for user in recipients[meeting.id]
+    ]
+    keys = [p.key for p in planned]
+    existing = set(db.session.scalars(sa.select(Notification.key).where(Notification.key.in_(keys)))) if keys else set()
+    queued = []
+    for item in planned:
+        if item.key in existing:
+            continue
+        if dry_run or queue(MEETING_REMINDER, item.user, item.key, item.meeting.starts_at - lead_time,
+                            meeting_id=item.meeting.id) is not None:
+            queued.append(item)
+    return queued
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+@dataclass
+class SendResult:
+    """What one run did. `would_send` lists (recipient e-mail, kind, key) in a dry run."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    dropped: int = 0
+    taken_elsewhere: int = 0
+    reclaimed: int = 0
+    would_send: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def reclaim_stale(now: datetime) -> int:
+    """Put back rows left 'sending' by a run that died more than STALE_CLAIM ago; returns how many."""
+    result = db.session.execute(
+        sa.update(Notification)
+        .where(Notification.status == "sending", Notification.claimed_at < now - STALE_CLAIM)
+        .values(status="pending", claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def due_ids(now: datetime) -> list[int]:
+    """Ids of the pending notifications due at `now`, oldest first."""
+    return list(db.session.scalars(
+        sa.select(Notification.id)
+        .where(Notification.status == "pending", Notification.due_at <= now)
+        .order_by(Notification.due_at, Notification.id)
+    ))
+
+
+def claim(notification_id: int, now: datetime) -> bool:
+    """Take the row for this run: one conditional UPDATE, true only for the run that changed it.
+
+    Works alike on SQLite (one writer at a time) and PostgreSQL (the second UPDATE waits for the
+    first transaction and then finds the row no longer pending).
+    """
+    result = db.session.execute(
+        sa.update(Notification)
+        .where(Notification.id == notification_id, Notification.status == "pending")
+        .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _finish(notification_id: int, **values) -> None:
+    db.session.execute(
+        sa.update(Notification)
+        .where(Notification.id == notification_id, Notification.status == "sending")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def render(notification: Notification, now: datetime) -> Rendered:
+    """The message for a queued notification; raises Drop when it should not go out any more."""
+    if not notification.user.active:
+        raise Drop("user inactive")
+    function = RENDERERS.get(notification.kind)
+    if function is None:
+        raise Drop(f"no renderer for {notification.kind}")
+    return function(notification, now)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+
+
+def send_one(notification_id: int, now: datetime, commit: Callable[[], None]) -> str:
+    """Claim, render and send one notification; returns sent, retrying, failed, dropped or taken_elsewhere.
+
+    `commit` ends each step: after the claim (so a crash mid-send leaves a 'sending' row, reclaimed
+    later, rather than an unmarked sent mail), after the reading, and after the outcome is recorded.
+    Every write thus opens its own transaction, which SQLite needs (a transaction that read before
+    another writer committed may not write). A mail error never escapes: the row goes back to
+    pending, or to failed after MAX_ATTEMPTS attempts.
+    """
+    claimed = claim(notification_id, now)
+    commit()
+    if not claimed:
+        return "taken_elsewhere"
+    notification = db.session.get(Notification, notification_id, populate_existing=True)
+    try:
+        message = render(notification, now)
+        send_templated_mail(notification.user, message.subject, message.template, **message.context)
+    except Drop as drop:
+        outcome, values = "dropped", {"status": "dropped", "error": drop.reason[:ERROR_LENGTH]}
+    except Exception as exc:  # any mail failure is recorded; the run goes on
+        current_app.logger.warning("notification %s not sent: %s", notification_id, exc)
+        gave_up = notification.attempts >= MAX_ATTEMPTS
+        outcome = "failed" if gave_up else "retrying"
+        values = {"status": "failed" if gave_up else "pending", "error": _error_text(exc)}
+    else:
+        outcome, values = "sent", {"status": "sent", "sent_at": now, "error": None}
+    commit()
+    _finish(notification_id, **values)
+    commit()
+    return outcome
+
+
+def _links_context():
+    """E-mailed links are built with url_for, which needs a request; a CLI run or a thread has none."""
+    if has_request_context():
+        return contextlib.nullcontext()
+    return current_app.test_request_context("/")
+
+
+def send_pending(now: datetime, dry_run: bool = False, commit: Callable[[], None] | None = None) -> SendResult:
+    """Send every pending notification due at `now`, each at most once across runs and hosts.
+
+    `commit` is how the caller ends each step (the CLI passes db.session.commit, so a crash loses
+    nothing already sent); by default the work is only flushed. With dry_run nothing is claimed,
+    sent or written: the result lists what would be sent.
+    """
+    with _links_context():
+        return _send_pending(now, dry_run, commit or db.session.flush)
+
+
+def _send_pending(now: datetime, dry_run: bool, commit: Callable[[], None]) -> SendResult:
+    result = SendResult()
+    if dry_run:
+        for notification_id in due_ids(now):
+            notification = db.session.get(Notification, notification_id)
+            try:
+                render(notification, now)
+            except Drop:
+                continue
+            result.would_send.append((notification.user.email, notification.kind, notification.key))
+        return result
+    result.reclaimed = reclaim_stale(now)
+    commit()
+    found = due_ids(now)
+    commit()
+    for notification_id in found:
+        outcome = send_one(notification_id, now, commit)
+        setattr(result, outcome, getattr(result, outcome) + 1)
+    return result
+
+
+# --- running alone ---------------------------------------------------------------------------
+
+def _lock_id(name: str) -> int:
+    return zlib.crc32(f"balint-groups:{name}".encode())
+
+
+@contextlib.contextmanager
+def exclusive_run(name: str) -> Iterator[bool]:
+    """Hold a lock named `name` for the block, so overlapping runs give way; yields whether it was acquired.
+
+    On PostgreSQL a session advisory lock (pg_try_advisory_lock) on a connection of its own (the
+    session's connections go back to the pool at each commit), so it also covers several hosts. On
+    SQLite, a single host's database, an flock on a file beside the database file. Either way the
+    atomic claims alone already keep sending exactly-once; the lock spares the losers the work.
+    """
+    engine = db.engine
+    if engine.dialect.name != "postgresql":
+        with _file_lock(name, engine.url.database) as acquired:
+            yield acquired
+        return
+    key = _lock_id(name)
+    with engine.connect() as connection:
+        acquired = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+        connection.commit()
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
+
+
+@contextlib.contextmanager
+def _file_lock(name: str, database: str | None) -> Iterator[bool]:
+    """An flock on a file beside the SQLite database (an in-memory database is one process's alone)."""
+    import fcntl
+
+    if not database or database == ":memory:":
+        yield True
+        return
+    with open(f"{database}.{name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            acquired = False
+        else:
+            acquired = True
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- meeting reminders -----------------------------------------------------------------------
+
+@renderer(MEETING_REMINDER)
+def render_meeting_reminder(notification: Notification, now: datetime) -> Rendered:
+    """The reminder e-mail: group, local date and time, place or link, leaders, where to turn it off.
+
+    Raises Drop when the meeting was cancelled, moved (a new reminder exists for the new time),
+    already started, or the user turned reminders off.
+    """
+    meeting = db.session.get(Meeting, notification.meeting_id) if notification.meeting_id else None
+    user = notification.user
+    if meeting is None:
+        raise Drop("meeting deleted")
+    if meeting.status != "scheduled":
+        raise Drop(f"meeting {meeting.status}")
+    if meeting.starts_at <= now:
+        raise Drop("meeting already started")
+    if reminder_key(meeting, user) != notification.key:
+        raise Drop("meeting moved")
+    if not user.email_reminders:
+        raise Drop("reminders turned off")
+    leaders = [ml.user.name for ml in meeting.leaders]
+    return Rendered(
+        subject=lambda: _("Reminder: %(group)s, %(date)s %(time)s", group=meeting.group.name,
+                          date=format_date(meeting.starts_at, "medium"), time=format_time(meeting.starts_at, "HH:mm")),
+        template="notifications/meeting_reminder",
+        context={
+            "meeting": meeting,
+            "group": meeting.group,
+            "leaders": leaders,
+            "zone": local_zone().key,
+            "meetings_link": absolute_url("scheduling.my_meetings"),
+            "profile_link": absolute_url("accounts.profile"),
+            "ics_link": absolute_url("scheduling.meeting_ics", meeting_id=meeting.id),
+        },
+    )

@@ -1,0 +1,192 @@
+"""Read-only queries for the scheduling pages and the home page: meeting lists, highlights, people to choose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_sqlalchemy.pagination import Pagination
+
+from app.accounts import rules as eligibility
+from app.accounts.models import RoleAssignment, TrainingRecord, User
+from app.extensions import db
+from app.pagination import paginate
+from app.programme.models import Group, Membership
+from app.scheduling import rules
+from app.scheduling.holidays import ChinaCalendar, library_knows_year
+from app.scheduling.models import HolidayException, HolidayYear, Meeting, MeetingLeader
+from app.scheduling.services import MAX_PERIOD_DAYS, local_date, rule_of
+
+UPCOMING = "upcoming"
+PAST = "past"
+HIGHLIGHT_DAYS = 60
+HIGHLIGHT_LIMIT = 50
+
+
+MAX_PAGE = 100_000  # a larger page number would overflow the database's OFFSET
+
+
+def _paginate(query, page: int) -> Pagination:
+    return paginate(query, page=min(max(page, 1), MAX_PAGE))
+
+
+def _in_time(query, show: str, now: datetime):
+    """Upcoming meetings (not yet over) soonest first, or past ones latest first."""
+    if show == PAST:
+        return query.where(Meeting.ends_at < now).order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+    return query.where(Meeting.ends_at >= now).order_by(Meeting.starts_at, Meeting.id)
+
+
+def group_meetings(group: Group, show: str, now: datetime, page: int = 1) -> Pagination:
+    """One page of the group's meetings, upcoming or past; leaders come with them (selectin)."""
+    query = sa.select(Meeting).where(Meeting.group_id == group.id)
+    return _paginate(_in_time(query, show, now), page)
+
+
+def skipped_dates(group: Group, start: date, until: date) -> list[rules.PlannedDate]:
+    """Dates the group's rule names between start and until that the holiday policy left without a meeting.
+
+    Only up to the date meetings were generated to; dates that have a meeting anyway are left out.
+    """
+    schedule = group.schedule
+    if schedule is None or schedule.generated_until is None:
+        return []
+    until = min(until, schedule.generated_until, start + timedelta(days=MAX_PERIOD_DAYS))
+    if until < start:
+        return []
+    calendar = ChinaCalendar.load(start, until)
+    skipped = [p for p in rules.plan(rule_of(schedule), start, until, schedule.holiday_policy, calendar).dates
+               if p.skipped]
+    if not skipped:
+        return []
+    have = set(db.session.scalars(
+        sa.select(Meeting.rule_date).where(Meeting.group_id == group.id,
+                                           Meeting.rule_date.in_([p.nominal for p in skipped]))
+    ))
+    return [p for p in skipped if p.nominal not in have]
+
+
+def _mine(user: User):
+    """Meetings the user leads or co-leads, and meetings of the groups they are a current member of."""
+    member_of = sa.select(Membership.group_id).where(Membership.user_id == user.id, Membership.left_on.is_(None))
+    leads = sa.select(MeetingLeader.meeting_id).where(MeetingLeader.user_id == user.id)
+    return (
+        sa.select(Meeting)
+        .where(sa.or_(Meeting.group_id.in_(member_of), Meeting.id.in_(leads)))
+        .options(so.joinedload(Meeting.group))
+    )
+
+
+def my_meetings(user: User, show: str, now: datetime, page: int = 1) -> Pagination:
+    """One page of the user's meetings across groups, upcoming first; cancelled and changed ones included."""
+    return _paginate(_in_time(_mine(user), show, now), page)
+
+
+def my_upcoming(user: User, now: datetime, limit: int = 5) -> list[Meeting]:
+    """The user's next few meetings across groups (cancelled ones too, so a change is seen)."""
+    return list(db.session.scalars(_in_time(_mine(user), UPCOMING, now).limit(limit)))
+
+
+@dataclass
+class LapsedLead:
+    """A meeting whose assigned lead will not be eligible on its date, and why (problem codes)."""
+
+    meeting: Meeting
+    lead: User
+    problems: list[str]
+
+
+@dataclass
+class Highlights:
+    """What a coordinator should act on soon: meetings without a lead, and leads no longer eligible."""
+
+    without_lead: list[Meeting] = field(default_factory=list)
+    lapsed: list[LapsedLead] = field(default_factory=list)
+
+
+def _soon(scope: int | None, now: datetime):
+    query = (
+        sa.select(Meeting)
+        .join(Meeting.group)
+        .where(
+            Meeting.status == "scheduled",
+            Meeting.starts_at >= now,
+            Meeting.starts_at < now + timedelta(days=HIGHLIGHT_DAYS),
+        )
+        .options(so.contains_eager(Meeting.group))
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    return query.where(Group.organisation_id == scope) if scope is not None else query
+
+
+def coordinator_highlights(scope: int | None, now: datetime) -> Highlights:
+    """Scheduled meetings of the next 60 days (of the scope's organisation) with no lead, or with a lead
+    whose account or verified training will not qualify them to lead on the meeting's date.
+
+    Uses the eligibility rule of accounts.rules (without the group and time checks, which assignment made).
+    """
+    result = Highlights()
+    has_lead = sa.exists().where(MeetingLeader.meeting_id == Meeting.id, MeetingLeader.role == eligibility.LEAD)
+    result.without_lead = list(db.session.scalars(_soon(scope, now).where(~has_lead).limit(HIGHLIGHT_LIMIT)))
+    led = db.session.scalars(
+        _soon(scope, now)
+        .where(has_lead)
+        .options(so.selectinload(Meeting.leaders).joinedload(MeetingLeader.user).selectinload(User.training_records))
+    )
+    for meeting in led:
+        lead = meeting.lead
+        problems = eligibility.eligibility_problems(
+            active=lead.active, records=lead.training_records, on=local_date(meeting.starts_at),
+            as_role=eligibility.LEAD,
+        )
+        if problems:
+            result.lapsed.append(LapsedLead(meeting, lead, problems))
+            if len(result.lapsed) >= HIGHLIGHT_LIMIT:
+                break
+    return result
+
+
+def leader_choices(include_ids: tuple[int, ...] = ()) -> list[User]:
+    """People who may be offered as lead or co-lead: active with the leader role or a training record.
+
+    `include_ids` adds people already assigned (so a form shows them even when they no longer qualify).
+    Eligibility itself is checked when assigning.
+    """
+    holds_role = sa.exists().where(RoleAssignment.user_id == User.id, RoleAssignment.role == "leader")
+    trained = sa.exists().where(TrainingRecord.user_id == User.id)
+    condition = sa.and_(User.active.is_(True), sa.or_(holds_role, trained))
+    if include_ids:
+        condition = sa.or_(condition, User.id.in_(include_ids))
+    return list(db.session.scalars(sa.select(User).where(condition).order_by(User.name, User.id)))
+
+
+def exceptions_of_year(year: int) -> list[HolidayException]:
+    """The days coordinators set by hand in a year, in date order."""
+    return list(db.session.scalars(
+        sa.select(HolidayException)
+        .where(HolidayException.day.between(date(year, 1, 1), date(year, 12, 31)))
+        .order_by(HolidayException.day)
+    ))
+
+
+@dataclass
+class YearStatus:
+    """Whether the app holds a year's official holiday schedule, and where from."""
+
+    year: int
+    has_official_schedule: bool
+    in_library: bool
+    confirmed: HolidayYear | None
+
+
+def year_statuses(years: list[int]) -> list[YearStatus]:
+    """For each year: whether the calendar has its official schedule, from the library or a coordinator."""
+    confirmed = {
+        y.year: y for y in db.session.scalars(sa.select(HolidayYear).where(HolidayYear.year.in_(years)))
+    }
+    calendar = ChinaCalendar(confirmed_years=set(confirmed))
+    return [
+        YearStatus(y, calendar.has_official_schedule(y), library_knows_year(y), confirmed.get(y)) for y in years
+    ]
