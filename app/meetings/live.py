@@ -1,0 +1,1 @@
+"""The live facilitation view: check-in, presenter, the Balint phases as a timer, saved from the page."""

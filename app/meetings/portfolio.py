@@ -1,0 +1,1 @@
+"""Portfolios, attendance certificates, group timelines and attendance statistics."""
