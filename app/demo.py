@@ -96,7 +96,9 @@ def seed_demo(today: date) -> None:
 
 
 def seed_schedules(coordinator, groups, leader, co_leader, today: date) -> None:
-    """Twice-monthly series for every demo group, three months back and six ahead, with leaders."""
+    """Twice-monthly series for every demo group, two years back and six months ahead, with leaders;
+    the past meetings are recorded through the same service the record form uses, so feedback rounds
+    open by the five-meeting rule."""
     from datetime import time
 
     from app.scheduling import services as scheduling
@@ -104,13 +106,65 @@ def seed_schedules(coordinator, groups, leader, co_leader, today: date) -> None:
     scheduling.save_schedule(coordinator, groups[0], kind="nth_weekday", weekday=2, weeks=[1, 3],
                              start_time=time(14, 0))
     scheduling.save_schedule(coordinator, groups[1], kind="biweekly", weekday=3,
-                             start_on=today - timedelta(days=120), start_time=time(18, 30), holiday_policy="skip")
-    start, until = today - timedelta(days=90), today + timedelta(days=182)
+                             start_on=today - timedelta(days=735), start_time=time(18, 30), holiday_policy="skip")
+    start, until = today - timedelta(days=730), today + timedelta(days=182)
+    since = datetime(start.year, start.month, start.day)
     for group, co in ((groups[0], co_leader), (groups[1], None)):
         scheduling.generate_meetings(coordinator, group, start, until)
-        scheduling.assign_series(coordinator, group, leader, "lead", since=datetime(start.year, start.month, 1))
+        scheduling.assign_series(coordinator, group, leader, "lead", since=since)
         if co is not None:
-            scheduling.assign_series(coordinator, group, co, "co_lead", since=datetime(start.year, start.month, 1))
+            scheduling.assign_series(coordinator, group, co, "co_lead", since=since)
+    record_history(leader, groups)
+
+
+SUMMARIES = (
+    "A nurse told of a father who shouted at her during a night shift; the group explored his fear and her shame.",
+    "A doctor presented a long-stay child whose mother no longer visits; the group stayed with the sadness.",
+    "A resident spoke of a death after resuscitation and of not being able to talk about it at home.",
+    "A nurse described a family who refuse a treatment plan; the group imagined the grandparents' view.",
+    "A doctor was angry with a colleague's handover; the group looked at loyalty and exhaustion.",
+    "The group discussed a teenage patient who idealises one nurse and rejects the others.",
+)
+
+
+def record_history(leader, groups) -> None:
+    """Record every past demo meeting: mostly held with believable attendance, a few cancelled."""
+    import random
+
+    import sqlalchemy as sa
+
+    from app.meetings import services as meetings
+    from app.meetings.models import Theme
+    from app.scheduling.models import Meeting
+    from app.timeutil import utcnow
+
+    meetings.ensure_default_themes()
+    themes = db.session.scalars(sa.select(Theme).order_by(Theme.id)).all()
+    rng = random.Random(2026)
+    now = utcnow()
+    for group_index, group in enumerate(groups):
+        past = db.session.scalars(
+            sa.select(Meeting).where(Meeting.group_id == group.id, Meeting.starts_at < now - timedelta(hours=2))
+            .order_by(Meeting.starts_at)
+        ).all()
+        for i, meeting in enumerate(past):
+            if rng.random() < 0.06:
+                meetings.record_meeting(leader, meeting, status="cancelled", now=now,
+                                        cancel_reason="Leader on emergency duty")
+                continue
+            members = meetings.current_members(group.id, meeting.starts_at.date())
+            # Attendance drifts: one group settles in, the other thins out over the two years.
+            trend = i / max(len(past), 1)
+            rate = 0.7 + 0.2 * trend if group_index == 0 else 0.9 - 0.3 * trend
+            attendance = {m.id: ("present" if rng.random() < rate else rng.choice(["absent", "excused"]))
+                          for m in members}
+            present = [uid for uid, state in attendance.items() if state == "present"]
+            meetings.record_meeting(
+                leader, meeting, status="held", now=now, attendance=attendance,
+                presenter_id=rng.choice(present) if present else None,
+                theme_ids=[t.id for t in rng.sample(themes, k=rng.choice([1, 1, 2]))],
+                summary=rng.choice(SUMMARIES), guest_count=rng.choice([0, 0, 0, 1]),
+            )
 
 
 @click.command("demo")

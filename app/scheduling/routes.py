@@ -110,7 +110,7 @@ def describe_rule(schedule) -> str:
     names = dict(week_choices())
     weeks = [str(names[w]) for w in schedule.week_list]
     if len(weeks) > 1:
-        weeks = [_("%(items)s and %(last)s", items=", ".join(weeks[:-1]), last=weeks[-1])]
+        weeks = [_("%(items)s and %(last)s", items=_(", ").join(weeks[:-1]), last=weeks[-1])]
     return _("%(weeks)s %(weekday)s of each month, at %(time)s", weeks=weeks[0], weekday=weekday, time=at)
 
 
