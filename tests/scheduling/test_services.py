@@ -4,6 +4,8 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.errors import Conflict, DomainError
 from app.scheduling import services
@@ -189,3 +191,31 @@ def test_times_round_trip_through_utc(db):
     moment = services.to_utc(date(2027, 1, 6), time(14, 0))
     assert moment == datetime(2027, 1, 6, 6, 0)
     assert services.to_local(moment).replace(tzinfo=None) == datetime(2027, 1, 6, 14, 0)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.lists(st.integers(1, 6), min_size=1, max_size=5),
+    weekday=st.integers(0, 4),
+    weeks=st.sampled_from([[1, 3], [2, 4], [1, -1]]),
+    start=st.dates(date(2026, 1, 1), date(2027, 6, 30)),
+)
+def test_repeated_extension_never_duplicates_and_keeps_two_a_month(db, group, steps, weekday, weeks, start):
+    db.session.execute(sa.delete(Meeting).where(Meeting.group_id == group.id))
+    if group.schedule is not None:
+        group.schedule.generated_until = None
+    services.save_schedule(None, group, kind="nth_weekday", weekday=weekday, weeks=weeks, start_time=time(14, 0))
+    first = date(start.year, start.month, 1)
+    for months in steps:
+        services.extend_schedule(None, group, months, today=first)
+    again = services.generate_meetings(None, group, first, group.schedule.generated_until)
+    assert again.created == []
+    meetings = meetings_of(db, group)
+    rule_dates = [m.rule_date for m in meetings]
+    assert len(rule_dates) == len(set(rule_dates))
+    per_month = {}
+    for m in meetings:
+        day = services.local_date(m.starts_at)
+        per_month[(day.year, day.month)] = per_month.get((day.year, day.month), 0) + 1
+    assert set(per_month.values()) == {2}
+    assert len(per_month) == sum(steps)
