@@ -44,7 +44,16 @@ def world(db, org, coordinator, leader, member, group):
     from app.scheduling import services as scheduling
 
     record = db.session.query(TrainingRecord).filter_by(user_id=leader.id).first()
+    from app.feedback.models import FeedbackRound
+    from app.meetings.models import Theme
+
     meeting = scheduling.add_extra_meeting(None, group, day=date(2031, 1, 8), at=time(14, 0))
+    theme = Theme(code="matrix", name_en="Matrix", name_zh="矩阵")
+    feedback_round = FeedbackRound(
+        group_id=group.id, number=1, opens_at=meeting.starts_at, closes_at=meeting.ends_at.replace(year=2032)
+    )
+    db.session.add_all([theme, feedback_round])
+    db.session.flush()
     values = {
         "group_id": group.id,
         "org_id": org.id,
@@ -55,6 +64,8 @@ def world(db, org, coordinator, leader, member, group):
         "record_id": record.id,
         "token": "not-a-real-token",
         "meeting_id": meeting.id,
+        "round_id": feedback_round.id,
+        "theme_id": theme.id,
     }
     db.session.commit()
     return {"values": values, "member": member, "leader": leader, "coordinator": coordinator}

@@ -316,6 +316,86 @@ def live_state(meeting: Meeting) -> dict:
     return dict(live.state) if live else {}
 
 
+LIVE_ENDED = "ended"  # the live state's `phase` once the leader has closed the last phase
+LIVE_LOG_MAX = 50  # phase-log entries kept (five per meeting; room for a page that was restarted)
+
+
+@dataclass
+class LiveView:
+    """What the live facilitation page starts from."""
+
+    members: list[User]
+    suggestions: list[tuple[User, datetime | None]]  # least recently presented first, with when they last did
+    plan: list[int]  # minutes per phase, in the order of rules.PHASES
+    state: dict
+
+
+def live_view(meeting: Meeting) -> LiveView:
+    """The live page's starting point: the group's members on the meeting's day, who might present (least
+    recently first, with when they last presented), the phase plan for this meeting's length, the saved state.
+    """
+    members = current_members(meeting.group_id, local_date(meeting.starts_at))
+    suggested = suggested_presenters(meeting)
+    last = last_presented(meeting.group_id, [u.id for u in suggested])
+    return LiveView(
+        members=members,
+        suggestions=[(u, last.get(u.id)) for u in suggested],
+        plan=phase_plan(meeting.group, meeting.duration_minutes),
+        state=live_state(meeting),
+    )
+
+
+def _is_moment(value) -> bool:
+    """An ISO 8601 date-time as the page writes it (`2031-01-08T06:00:00.000Z`)."""
+    if not isinstance(value, str) or len(value) > 40:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _live_timing_readable(state: dict) -> bool:
+    phase = state.get("phase")
+    if phase is not None and phase not in (*rules.PHASES, LIVE_ENDED):
+        return False
+    if any(state.get(key) is not None and not _is_moment(state[key]) for key in ("started_at", "phase_started_at")):
+        return False
+    log = state.get("phase_log", [])
+    if not isinstance(log, list) or len(log) > LIVE_LOG_MAX:
+        return False
+    return all(
+        isinstance(entry, dict) and set(entry) <= {"phase", "started_at", "ended_at"}
+        and entry.get("phase") in rules.PHASES and _is_moment(entry.get("started_at"))
+        and (entry.get("ended_at") is None or _is_moment(entry["ended_at"]))
+        for entry in log
+    )
+
+
+def sync_live_state(meeting: Meeting, state: dict, *, now: datetime) -> LiveState:
+    """Keep what the live page sends: check-in, presenter, phase timings; `saved_at` is set to `now` (naive UTC).
+
+    The presenter must be one of those checked in, so the record can be pre-filled as it is. Raises
+    DomainError when the state cannot be read (not an object, timings that are not ISO date-times, unknown
+    phases) or names people outside the group (through save_live_state).
+    """
+    if not isinstance(state, dict):
+        raise DomainError(_("The live state could not be read."))
+    present = state.get("present", [])
+    if isinstance(present, list):
+        if any(not isinstance(uid, int) or isinstance(uid, bool) for uid in present):  # JSON true is not member 1
+            raise DomainError(_("Check-in holds someone who is not a member of the group."), field="present")
+        present = list(dict.fromkeys(present))
+        presenter = state.get("presenter_id")
+        if presenter is not None and (isinstance(presenter, bool) or presenter not in present):
+            raise DomainError(_("The presenter must be one of the members present."), field="presenter_id")
+    if not _live_timing_readable(state):
+        raise DomainError(_("The live state could not be read."))
+    clean = {**state, "present": present, "saved_at": now.isoformat(timespec="seconds") + "Z"}
+    return save_live_state(meeting, clean)
+
+
 # --- leader notes and supervision ------------------------------------------------------------
 
 def add_leader_note(author: User, meeting: Meeting, kind: str, text: str) -> LeaderNote:
@@ -395,3 +475,30 @@ def ensure_default_themes() -> None:
 def held_minutes(meeting: Meeting) -> int:
     """The actual length of a held meeting (the record's, else the schedule's)."""
     return meeting.record.duration_minutes if meeting.record else meeting.duration_minutes
+
+
+# --- reading notes and themes; taking themes out of use --------------------------------------
+
+def leader_notes(meeting: Meeting) -> list[LeaderNote]:
+    """The leaders' private notes on a meeting, newest first. Callers check the reader leads the group."""
+    return list(db.session.scalars(
+        sa.select(LeaderNote).where(LeaderNote.meeting_id == meeting.id)
+        .order_by(LeaderNote.created_at.desc(), LeaderNote.id.desc())
+    ))
+
+
+def list_themes(*, active_only: bool = False, also: list[int] | tuple[int, ...] = ()) -> list[Theme]:
+    """The theme list by code: every theme, or the active ones plus those with the ids in `also`."""
+    query = sa.select(Theme).order_by(Theme.code)
+    if active_only:
+        query = query.where(sa.or_(Theme.active.is_(True), Theme.id.in_(list(also))))
+    return list(db.session.scalars(query))
+
+
+def set_theme_active(actor: User | None, theme: Theme, active: bool) -> None:
+    """Offer a theme on the record form again, or stop offering it (meetings keep the themes they had); audited."""
+    if theme.active == bool(active):
+        return
+    theme.active = bool(active)
+    db.session.flush()
+    record_action(actor, "theme_reactivated" if active else "theme_deactivated", theme, code=theme.code)

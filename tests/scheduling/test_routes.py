@@ -694,3 +694,22 @@ def test_the_meeting_lists_need_the_same_number_of_queries_for_many_meetings(
     auth.logout()
     auth.login(member)
     assert [statements_for(client, db, url) for url in urls] == few_member
+
+
+def test_a_leader_assigned_to_one_meeting_may_open_and_record_it_without_leading_the_group(
+    client, auth, db, scheduled_group, org
+):
+    from datetime import date as _date
+    from datetime import time as _time
+
+    from app.scheduling import services as scheduling
+    from tests.conftest import give_training, make_user
+
+    guest_leader = make_user("guest.leader@example.org", roles=["leader"], name="Guest Leader")
+    give_training(guest_leader, "leader", completed_on=_date(2020, 1, 1))
+    meeting = scheduling.add_extra_meeting(None, scheduled_group, day=_date(2027, 3, 3), at=_time(14, 0))
+    scheduling.assign_leaders(None, meeting, guest_leader)
+    db.session.commit()
+    auth.login(guest_leader)
+    assert client.get(f"/meetings/{meeting.id}").status_code == 200
+    assert client.get(f"/meetings/{meeting.id}/live").status_code == 200

@@ -1,0 +1,200 @@
+"""Feedback rounds through HTTP: the home banner, the rounds page, corrections and extending a window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts import services as accounts
+from app.feedback.models import FeedbackRound
+from app.meetings import services
+from app.scheduling.services import local_date, to_local
+from app.timeutil import utcnow
+from tests.conftest import PASSWORD, TODAY, make_org
+
+# The meetings package's fixtures, shared here (the test arguments below name them, hence F811).
+from tests.meetings.conftest import crew, past_meetings  # noqa: F401
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def record_held(meeting, people, present=None, now=None):
+    present = people if present is None else present
+    attendance = {p.id: ("present" if p in present else "absent") for p in people}
+    return services.record_meeting(None, meeting, status="held", now=now or utcnow(), attendance=attendance)
+
+
+def the_round(db, group) -> FeedbackRound:
+    db.session.expire_all()
+    return db.session.scalars(sa.select(FeedbackRound).where(FeedbackRound.group_id == group.id)).one()
+
+
+@pytest.fixture
+def opened(db, group, crew, past_meetings):  # noqa: F811
+    """Round 1 opened now by five held meetings; the last member of the crew missed all five."""
+    for meeting in past_meetings[:5]:
+        record_held(meeting, crew, present=crew[:-1])
+    db.session.commit()
+    return the_round(db, group)
+
+
+def end_window(feedback_round: FeedbackRound) -> None:
+    """Move the round's window into the past, as if it had opened two weeks ago."""
+    feedback_round.opens_at = utcnow() - timedelta(days=15)
+    feedback_round.closes_at = utcnow() - timedelta(days=1)
+
+
+def scoped_coordinator(db, organisation, email="scoped@example.org"):
+    user = accounts.create_user(
+        None, email=email, name="Scoped Coordinator", roles=["coordinator"], password=PASSWORD,
+        organisation_id=organisation.id, coordinator_org_id=organisation.id,
+    )
+    db.session.commit()
+    return user
+
+
+def extend_data(round_id: int, day, at: str = "18:00") -> dict:
+    return {f"extend-{round_id}-closes_on": str(day), f"extend-{round_id}-closes_time": at}
+
+
+# --- the home banner -------------------------------------------------------------------------
+
+def test_an_eligible_member_sees_the_open_round_on_their_home_page(client, auth, opened, member, group):
+    auth.login(member)
+    page = text(client.get("/"))
+    assert f'id="open-round-{opened.id}"' in page
+    assert "Feedback round 1 of" in page and group.name in page
+
+
+def test_a_member_who_attended_none_of_the_rounds_meetings_sees_no_banner(client, auth, opened, crew):  # noqa: F811
+    auth.login(crew[-1])
+    assert f'id="open-round-{opened.id}"' not in text(client.get("/"))
+
+
+def test_the_banner_goes_once_the_window_has_ended(client, auth, db, opened, member):
+    end_window(opened)
+    db.session.commit()
+    auth.login(member)
+    assert f'id="open-round-{opened.id}"' not in text(client.get("/"))
+
+
+# --- the rounds page -------------------------------------------------------------------------
+
+def test_the_rounds_page_shows_meetings_covered_eligible_members_and_responses(
+    client, auth, opened, leader, group, past_meetings, crew  # noqa: F811
+):
+    auth.login(leader)
+    response = client.get(f"/groups/{group.id}/rounds")
+    page = text(response)
+    assert response.status_code == 200
+    assert "Round 1" in page
+    assert f'id="round-{opened.id}-eligible">{len(crew) - 1}<' in page
+    assert f'id="round-{opened.id}-responses">0 of {len(crew) - 1}<' in page
+    for meeting in past_meetings[:5]:
+        assert f'href="/meetings/{meeting.id}"' in page
+    assert f'href="/meetings/{past_meetings[5].id}"' not in page
+    assert "extend-" not in page  # only coordinators extend a window
+
+
+def test_a_round_past_its_deadline_is_closed_when_the_page_is_read(client, auth, db, opened, leader, group):
+    end_window(opened)
+    db.session.commit()
+    auth.login(leader)
+    assert client.get(f"/groups/{group.id}/rounds").status_code == 200
+    assert the_round(db, group).status == "closed"
+
+
+def test_a_meeting_corrected_to_cancelled_shows_a_notice_to_coordinators(
+    client, auth, db, opened, group, leader, coordinator, past_meetings  # noqa: F811
+):
+    corrected = past_meetings[2]
+    services.record_meeting(None, corrected, status="cancelled", now=utcnow(), cancel_reason="Recorded by mistake")
+    db.session.commit()
+    notice = "was later corrected to cancelled; it stays in this round"
+    auth.login(coordinator)
+    page = text(client.get(f"/groups/{group.id}/rounds"))
+    assert notice in page
+    day = local_date(corrected.starts_at)
+    assert f"{day:%b} {day.day}, {day.year}" in page.split(notice)[0].rsplit("<div>", 1)[1]
+    auth.logout()
+    auth.login(leader)
+    assert notice not in text(client.get(f"/groups/{group.id}/rounds"))
+
+
+def test_members_and_outsiders_cannot_open_the_rounds_page(client, auth, opened, group, member, db):
+    auth.login(member)
+    assert client.get(f"/groups/{group.id}/rounds").status_code == 403
+    auth.logout()
+    outside = scoped_coordinator(db, make_org("Elsewhere Hospital"))
+    auth.login(outside)
+    assert client.get(f"/groups/{group.id}/rounds").status_code == 403
+
+
+# --- extending a round's window --------------------------------------------------------------
+
+def test_a_coordinator_extends_a_rounds_window(client, auth, db, opened, coordinator, group):
+    new_day = TODAY + timedelta(days=30)
+    auth.login(coordinator)
+    response = client.post(f"/rounds/{opened.id}/extend", data=extend_data(opened.id, new_day, "18:30"))
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/groups/{group.id}/rounds#round-{opened.id}")
+    closes = to_local(the_round(db, group).closes_at)
+    assert (closes.date(), closes.hour, closes.minute) == (new_day, 18, 30)
+
+
+def test_extending_a_closed_round_into_the_future_reopens_it(client, auth, db, opened, coordinator, group):
+    end_window(opened)
+    opened.close(utcnow())
+    db.session.commit()
+    auth.login(coordinator)
+    response = client.post(f"/rounds/{opened.id}/extend", data=extend_data(opened.id, TODAY + timedelta(days=7)))
+    assert response.status_code == 302
+    assert the_round(db, group).status == "open"
+
+
+@pytest.mark.parametrize(
+    "day",
+    [TODAY - timedelta(days=1), "yesterday", "2025-02-30", "99999-01-01", "1999-12-31", ""],
+)
+def test_extending_to_a_past_or_unreadable_date_is_refused_beside_the_field(
+    client, auth, db, opened, coordinator, group, day
+):
+    before = opened.closes_at
+    auth.login(coordinator)
+    response = client.post(f"/rounds/{opened.id}/extend", data=extend_data(opened.id, day))
+    page = text(response)
+    assert response.status_code == 422
+    assert 'class="invalid-feedback d-block"' in page
+    assert the_round(db, group).closes_at == before
+
+
+def test_extending_to_a_time_earlier_than_the_current_closing_is_refused(client, auth, db, opened, coordinator, group):
+    before = opened.closes_at
+    earlier = to_local(before - timedelta(days=1))
+    auth.login(coordinator)
+    response = client.post(f"/rounds/{opened.id}/extend",
+                           data=extend_data(opened.id, earlier.date(), earlier.strftime("%H:%M")))
+    assert response.status_code == 422
+    assert "must be later than the current one" in text(response)
+    assert the_round(db, group).closes_at == before
+
+
+def test_only_coordinators_in_scope_extend_a_round(client, auth, db, opened, leader, member, group):
+    data = extend_data(opened.id, TODAY + timedelta(days=30))
+    before = opened.closes_at
+    outside = scoped_coordinator(db, make_org("Elsewhere Hospital"))
+    for person in (leader, member, outside):
+        auth.login(person)
+        assert client.post(f"/rounds/{opened.id}/extend", data=data).status_code == 403, person.email
+        auth.logout()
+    assert the_round(db, group).closes_at == before
+
+
+def test_extending_an_unknown_round_is_not_found(client, auth, coordinator):
+    auth.login(coordinator)
+    assert client.post("/rounds/999999/extend", data={}).status_code == 404
+    assert client.post("/rounds/99999999999999999999/extend", data={}).status_code == 404
