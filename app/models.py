@@ -2,7 +2,15 @@
 
 from app.accounts.models import RoleAssignment, TrainingRecord, User  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
-from app.feedback.models import FeedbackRound, RoundMeeting  # noqa: F401
+from app.feedback.models import (  # noqa: F401
+    Answer,
+    Completion,
+    Draft,
+    FeedbackRound,
+    Instrument,
+    Response,
+    RoundMeeting,
+)
 from app.meetings.models import (  # noqa: F401
     Attendance,
     FacilitationPlan,

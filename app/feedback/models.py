@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from flask_babel import gettext as _
 
 from app.errors import Conflict
 from app.extensions import db
+from app.timeutil import utcnow
 
 ROUND_STATUSES = ("open", "closed")
 ROUND_MODES = ("questionnaire", "interview")
@@ -28,10 +30,13 @@ class FeedbackRound(db.Model):
     opens_at: so.Mapped[datetime]
     closes_at: so.Mapped[datetime]
     closed_at: so.Mapped[datetime | None]
+    # The instrument version asked in this round (fixed when it opens; that version can no longer change).
+    instrument_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("instruments.id"), index=True)
     # Ids of the round's meetings later corrected to cancelled: the round stays, coordinators are told.
     correction_notice: so.Mapped[str | None] = so.mapped_column(sa.String(500))
 
     group: so.Mapped[Group] = so.relationship()  # noqa: F821
+    instrument: so.Mapped[Instrument | None] = so.relationship()
     round_meetings: so.Mapped[list[RoundMeeting]] = so.relationship(
         back_populates="round", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -83,3 +88,105 @@ class RoundMeeting(db.Model):
     meeting_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("meetings.id", ondelete="CASCADE"), unique=True)
 
     round: so.Mapped[FeedbackRound] = so.relationship(back_populates="round_meetings")
+
+
+class Instrument(db.Model):
+    """One version of a questionnaire, defined by a file (YAML or JSON) the app validated.
+
+    A version used by a round is locked: edits create a new version, so trends always know what was asked.
+    """
+
+    __tablename__ = "instruments"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    code: so.Mapped[str] = so.mapped_column(sa.String(60))
+    version: so.Mapped[int]
+    title_en: so.Mapped[str] = so.mapped_column(sa.String(300))
+    title_zh: so.Mapped[str] = so.mapped_column(sa.String(300))
+    definition: so.Mapped[dict] = so.mapped_column(sa.JSON)  # the validated, normalised definition
+    source_text: so.Mapped[str] = so.mapped_column(sa.Text)  # the file as uploaded
+    licence: so.Mapped[str] = so.mapped_column(sa.String(300))
+    source: so.Mapped[str] = so.mapped_column(sa.String(500))
+    requires_permission: so.Mapped[bool] = so.mapped_column(default=False)
+    permission_note: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    permission_recorded_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    permission_recorded_at: so.Mapped[datetime | None]
+    active: so.Mapped[bool] = so.mapped_column(default=False)
+    locked: so.Mapped[bool] = so.mapped_column(default=False)
+    created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("code", "version"),)
+
+    def title(self, locale: str) -> str:
+        return self.title_zh if str(locale).startswith("zh") else self.title_en
+
+
+def _response_id() -> str:
+    # Random, not sequential: the order of responses cannot be matched to the order of completions.
+    return uuid.uuid4().hex
+
+
+class Response(db.Model):
+    """One submitted set of answers, stored with no link to who gave it."""
+
+    __tablename__ = "responses"
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(32), primary_key=True, default=_response_id)
+    round_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("feedback_rounds.id", ondelete="CASCADE"), index=True)
+    instrument_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("instruments.id"))
+    source: so.Mapped[str] = so.mapped_column(sa.String(15), default="questionnaire")
+
+    answers: so.Mapped[list[Answer]] = so.relationship(
+        back_populates="response", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    __table_args__ = (sa.CheckConstraint("source IN ('questionnaire', 'interview')", name="source"),)
+
+
+class Answer(db.Model):
+    """One item's answer within a response: a number on the item's scale, or free text."""
+
+    __tablename__ = "answers"
+
+    response_id: so.Mapped[str] = so.mapped_column(
+        sa.ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_code: so.Mapped[str] = so.mapped_column(sa.String(60), primary_key=True)
+    value: so.Mapped[int | None]
+    text: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # Free text reaches leaders only after a coordinator released it.
+    review: so.Mapped[str] = so.mapped_column(sa.String(10), default="pending")
+
+    response: so.Mapped[Response] = so.relationship(back_populates="answers")
+
+    __table_args__ = (sa.CheckConstraint("review IN ('pending', 'released', 'withheld')", name="review"),)
+
+
+class Completion(db.Model):
+    """That a member has responded to a round — and nothing about what they answered.
+
+    The primary key makes a second submission by the same member impossible, whatever the races.
+    """
+
+    __tablename__ = "completions"
+
+    round_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("feedback_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Draft(db.Model):
+    """A member's answers in progress: kept as they are given, discarded on submission."""
+
+    __tablename__ = "drafts"
+
+    round_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("feedback_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    answers: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)

@@ -48,6 +48,11 @@ class Group(db.Model):
     feedback_interval: so.Mapped[int] = so.mapped_column(default=5)
     feedback_window_days: so.Mapped[int] = so.mapped_column(default=14)
     status: so.Mapped[str] = so.mapped_column(sa.String(10), default="active")
+    # The questionnaire version the group's next rounds use (None: the programme's active default),
+    # and whether they are taken by questionnaire or by interview.
+    instrument_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("instruments.id", ondelete="SET NULL"))
+    feedback_mode: so.Mapped[str] = so.mapped_column(sa.String(15), default="questionnaire",
+                                                     server_default="questionnaire")
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     organisation: so.Mapped[Organisation] = so.relationship(back_populates="groups")
@@ -66,6 +71,7 @@ class Group(db.Model):
         sa.CheckConstraint("duration_minutes BETWEEN 15 AND 480", name="duration"),
         sa.CheckConstraint("feedback_interval BETWEEN 1 AND 50", name="interval"),
         sa.CheckConstraint("feedback_window_days BETWEEN 1 AND 120", name="window"),
+        sa.CheckConstraint("feedback_mode IN ('questionnaire', 'interview')", name="feedback_mode"),
     )
 
 
