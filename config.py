@@ -79,6 +79,8 @@ class Config:
     REMINDER_HOURS_BEFORE = _int("REMINDER_HOURS_BEFORE", 24)
     # Feedback rounds: a reminder to those who have not answered this many days before the window closes
     ROUND_REMINDER_DAYS_BEFORE = _int("ROUND_REMINDER_DAYS_BEFORE", 3)
+    # Shown privately to a respondent whose answers fall in a concern band (one per line or separated by ';')
+    SUPPORT_CONTACTS = os.environ.get("SUPPORT_CONTACTS", "Staff psychological support hotline: ext. 6688")
 
 
 class DevelopmentConfig(Config):

@@ -139,11 +139,13 @@ def register_commands(app: Flask) -> None:
     """Operator commands: flask users ..., flask demo, flask notify ..., flask schedule ..."""
     from app.accounts.cli import users_cli
     from app.demo import demo_command
+    from app.feedback.cli import instruments_cli
     from app.notifications.cli import notify_cli
     from app.scheduling.cli import schedule_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(instruments_cli)
     app.cli.add_command(notify_cli)
     app.cli.add_command(schedule_cli)
 

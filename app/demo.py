@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.extensions import db
+from app.feedback import instruments as feedback_instruments
 from app.programme import services as programme
 
 DEMO_PASSWORD = "balint-demo"
@@ -92,7 +93,9 @@ def seed_demo(today: date) -> None:
         for person in people:
             programme.add_member(coordinator, group, person, joined_on=start)
     programme.add_group_leader(coordinator, groups[0], co_leader)
+    feedback_instruments.ensure_shipped_instrument()  # the questionnaire the demo rounds ask
     seed_schedules(coordinator, groups, leader, co_leader, today)
+    seed_responses(groups)
 
 
 def seed_schedules(coordinator, groups, leader, co_leader, today: date) -> None:
@@ -165,6 +168,68 @@ def record_history(leader, groups) -> None:
                 theme_ids=[t.id for t in rng.sample(themes, k=rng.choice([1, 1, 2]))],
                 summary=rng.choice(SUMMARIES), guest_count=rng.choice([0, 0, 0, 1]),
             )
+
+
+DEMO_COMMENTS = (
+    "Hearing how others felt about a similar family made me less alone with it.",
+    "I now notice earlier when I start to avoid a patient's parents.",
+    "Sometimes the hour ends just when the discussion becomes real.",
+    "The push-back was hard at first; listening without answering taught me a lot.",
+    "I would like more time for cases from the night shift.",
+    "I leave the meetings calmer than I arrive.",
+    "With the extra shifts it has been hard to come, and I feel less connected to the group.",
+    "It would help if the meetings did not fall on days after a night shift.",
+)
+
+
+def seed_responses(groups) -> None:
+    """Answer the demo rounds through the members' own submission service, with believable trends: the first
+    group's ratings improve from round to round, the second group's decline. Most eligible members answer
+    the earlier rounds, which are then closed; the latest round stays open with a few answers so far."""
+    import random
+
+    from app.feedback import rules
+    from app.feedback import services as feedback
+    from app.feedback.models import FeedbackRound
+    from app.feedback.responses import round_definition, submit_response
+    from app.timeutil import utcnow
+
+    rng = random.Random(5)
+    now = utcnow()
+    users = {}
+    for group_index, group in enumerate(groups):
+        rounds = db.session.scalars(
+            sa.select(FeedbackRound).where(FeedbackRound.group_id == group.id).order_by(FeedbackRound.number)
+        ).all()
+        for position, feedback_round in enumerate(rounds):
+            latest = position == len(rounds) - 1
+            definition = round_definition(feedback_round)
+            # Agreement on a 0..1 scale: one group settles in, the other is worn down by the extra shifts.
+            progress = position / max(len(rounds) - 1, 1)
+            level = 0.45 + 0.35 * progress if group_index == 0 else 0.75 - 0.35 * progress
+            eligible = feedback.eligible_user_ids(feedback_round)
+            answering = [uid for uid in eligible if rng.random() < (0.4 if latest else 0.85)]
+            for user_id in answering:
+                person_level = min(max(level + rng.gauss(0, 0.12), 0.0), 1.0)
+                answers = {}
+                for item in definition.items:
+                    if item.is_numeric:
+                        span = item.max - item.min
+                        value = round(item.min + span * min(max(person_level + rng.gauss(0, 0.1), 0.0), 1.0))
+                        answers[item.code] = item.min + item.max - value if item.reverse else value
+                    elif item.type == "choice" and item.choices:
+                        answers[item.code] = rng.choice(item.choices).value
+                    elif item.type == "text" and rng.random() < 0.3:
+                        pool = DEMO_COMMENTS[:6] if person_level >= 0.5 else DEMO_COMMENTS[2:]
+                        answers[item.code] = rng.choice(pool)[: item.max_length]
+                answers = {code: value for code, value in answers.items()
+                           if code not in rules.answer_problems(definition, answers)}
+                if user_id not in users:
+                    users[user_id] = db.session.get(User, user_id)
+                submit_response(users[user_id], feedback_round, answers, now)
+            if not latest:
+                feedback_round.close(now)
+    db.session.flush()
 
 
 @click.command("demo")

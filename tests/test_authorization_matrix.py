@@ -49,9 +49,20 @@ def world(db, org, coordinator, leader, member, group):
 
     meeting = scheduling.add_extra_meeting(None, group, day=date(2031, 1, 8), at=time(14, 0))
     theme = Theme(code="matrix", name_en="Matrix", name_zh="矩阵")
-    feedback_round = FeedbackRound(
-        group_id=group.id, number=1, opens_at=meeting.starts_at, closes_at=meeting.ends_at.replace(year=2032)
+    from app.feedback.models import RoundMeeting
+    from app.meetings.models import Attendance
+
+    past = scheduling.add_extra_meeting(None, group, day=date(2026, 1, 7), at=time(14, 0))
+    past.status = "held"
+    past.attendances.append(Attendance(user_id=member.id, status="present"))
+    feedback_round = FeedbackRound(  # open until 2032, and the member attended its meeting
+        group_id=group.id, number=1, opens_at=past.starts_at, closes_at=meeting.ends_at.replace(year=2032),
+        round_meetings=[RoundMeeting(meeting_id=past.id)],
     )
+    from app.feedback.instruments import ensure_shipped_instrument
+
+    instrument = ensure_shipped_instrument()
+    feedback_round.instrument_id = instrument.id
     db.session.add_all([theme, feedback_round])
     db.session.flush()
     values = {
@@ -66,6 +77,7 @@ def world(db, org, coordinator, leader, member, group):
         "meeting_id": meeting.id,
         "round_id": feedback_round.id,
         "theme_id": theme.id,
+        "instrument_id": instrument.id,
     }
     db.session.commit()
     return {"values": values, "member": member, "leader": leader, "coordinator": coordinator}

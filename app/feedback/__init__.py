@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("feedback", __name__)
 
-from app.feedback import notices, routes  # noqa: E402,F401
+from app.feedback import answer, instrument_routes, notices, results, routes  # noqa: E402,F401

@@ -143,7 +143,11 @@ class Response(db.Model):
         back_populates="response", cascade="all, delete-orphan", lazy="selectin"
     )
 
-    __table_args__ = (sa.CheckConstraint("source IN ('questionnaire', 'interview')", name="source"),)
+    # WITHOUT ROWID on SQLite: rows are kept in the order of the random id, not in insertion order.
+    __table_args__ = (
+        sa.CheckConstraint("source IN ('questionnaire', 'interview')", name="source"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class Answer(db.Model):
@@ -162,7 +166,10 @@ class Answer(db.Model):
 
     response: so.Mapped[Response] = so.relationship(back_populates="answers")
 
-    __table_args__ = (sa.CheckConstraint("review IN ('pending', 'released', 'withheld')", name="review"),)
+    __table_args__ = (
+        sa.CheckConstraint("review IN ('pending', 'released', 'withheld')", name="review"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class Completion(db.Model):
@@ -177,6 +184,9 @@ class Completion(db.Model):
         sa.ForeignKey("feedback_rounds.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+    # WITHOUT ROWID on SQLite: no hidden insertion order to set beside the responses' order.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class Draft(db.Model):

@@ -26,7 +26,7 @@ def _round_context(notification: Notification, now: datetime) -> dict:
     return {
         "round": feedback_round,
         "group": feedback_round.group,
-        "link": absolute_url("main.home"),
+        "link": absolute_url("feedback.answer", round_id=feedback_round.id),
     }
 
 

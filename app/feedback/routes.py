@@ -109,7 +109,7 @@ def extend_round(round_id):
             form.closes_on.errors = [*form.closes_on.errors, exc.message]
         else:
             db.session.commit()
-            flash(_("Round %(n)s is now open until %(when)s.", n=feedback_round.number,
-                    when=f"{format_date(closes_at, 'medium')} {format_time(closes_at, 'HH:mm')}"), "success")
+            when = format_date(closes_at, "medium") + " " + format_time(closes_at, "HH:mm")
+            flash(_("Round %(n)s is now open until %(when)s.", n=feedback_round.number, when=when), "success")
             return redirect(url_for("feedback.group_rounds", group_id=group.id, _anchor=f"round-{round_id}"))
     return _rounds_page(group, sent={feedback_round.id: form})

@@ -12,6 +12,7 @@ from app.accounts.models import User
 from app.audit.services import record_action
 from app.errors import DomainError
 from app.extensions import db
+from app.feedback.instruments import instrument_id_for_new_round
 from app.feedback.models import FeedbackRound, RoundMeeting
 from app.meetings import rules
 from app.meetings.models import Attendance
@@ -48,8 +49,9 @@ def open_due_rounds(actor: User | None, group: Group, now: datetime) -> list[Fee
             sa.select(sa.func.max(FeedbackRound.number)).where(FeedbackRound.group_id == group.id)
         ) or 0) + 1
         feedback_round = FeedbackRound(
-            group_id=group.id, number=number, opens_at=now,
+            group_id=group.id, number=number, opens_at=now, mode=group.feedback_mode or "questionnaire",
             closes_at=now + timedelta(days=group.feedback_window_days),
+            instrument_id=instrument_id_for_new_round(group),  # the version asked; locked from now on
             round_meetings=[RoundMeeting(meeting_id=mid) for mid in meeting_ids],
         )
         db.session.add(feedback_round)
@@ -165,5 +167,7 @@ def corrected_meeting_ids(feedback_round: FeedbackRound) -> list[int]:
 
 
 def has_responded(feedback_round: FeedbackRound, user: User) -> bool:
-    """Whether the member has already answered the round (answers arrive with the questionnaire feature)."""
-    return False
+    """Whether the member has already answered the round (a Completion exists; it says nothing of the answers)."""
+    from app.feedback.models import Completion
+
+    return db.session.get(Completion, (feedback_round.id, user.id)) is not None

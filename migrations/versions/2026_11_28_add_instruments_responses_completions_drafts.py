@@ -46,7 +46,8 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['round_id'], ['feedback_rounds.id'], name=op.f('fk_completions_round_id_feedback_rounds'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_completions_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('round_id', 'user_id', name=op.f('pk_completions'))
+    sa.PrimaryKeyConstraint('round_id', 'user_id', name=op.f('pk_completions')),
+    sqlite_with_rowid=False
     )
     op.create_table('drafts',
     sa.Column('round_id', sa.Integer(), nullable=False),
@@ -65,7 +66,8 @@ def upgrade():
     sa.CheckConstraint("source IN ('questionnaire', 'interview')", name=op.f('ck_responses_source')),
     sa.ForeignKeyConstraint(['instrument_id'], ['instruments.id'], name=op.f('fk_responses_instrument_id_instruments')),
     sa.ForeignKeyConstraint(['round_id'], ['feedback_rounds.id'], name=op.f('fk_responses_round_id_feedback_rounds'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_responses'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_responses')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('responses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_responses_round_id'), ['round_id'], unique=False)
@@ -78,7 +80,8 @@ def upgrade():
     sa.Column('review', sa.String(length=10), nullable=False),
     sa.CheckConstraint("review IN ('pending', 'released', 'withheld')", name=op.f('ck_answers_review')),
     sa.ForeignKeyConstraint(['response_id'], ['responses.id'], name=op.f('fk_answers_response_id_responses'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('response_id', 'item_code', name=op.f('pk_answers'))
+    sa.PrimaryKeyConstraint('response_id', 'item_code', name=op.f('pk_answers')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('feedback_rounds', schema=None) as batch_op:
         batch_op.add_column(sa.Column('instrument_id', sa.Integer(), nullable=True))

@@ -1,0 +1,53 @@
+"""Operator commands: flask instruments load FILE | list."""
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from app.errors import DomainError
+from app.extensions import db
+from app.feedback import instruments as service
+from app.feedback.instruments import InstrumentError
+from app.sqlite import write_intent
+
+
+@click.group("instruments")
+def instruments_cli():
+    """Load and list questionnaire definitions."""
+
+
+@instruments_cli.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--activate", is_flag=True, help="Activate it at once (refused while a required permission is missing).")
+@with_appcontext
+def load(file: Path, activate: bool):
+    """Check FILE (YAML or JSON) and store it as a new questionnaire version."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text.") from None
+    with write_intent():
+        try:
+            instrument = service.import_instrument(None, text, file.name)
+            if activate:
+                service.activate(None, instrument)
+        except InstrumentError as exc:
+            db.session.rollback()
+            raise click.ClickException(f"{file} was refused:\n  " + "\n  ".join(exc.messages)) from None
+        except DomainError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message) from None
+        db.session.commit()
+    state = "active" if instrument.active else "inactive"
+    click.echo(f"Loaded {instrument.code} version {instrument.version} ({state}).")
+
+
+@instruments_cli.command("list")
+@with_appcontext
+def list_instruments():
+    """List every questionnaire version with its state and the rounds that used it."""
+    for instrument, used in service.list_instruments():
+        state = "active" if instrument.active else "inactive"
+        locked = "locked" if instrument.locked else "open"
+        click.echo(f"{instrument.code}\tv{instrument.version}\t{state}\t{locked}\t{used} rounds\t{instrument.title_en}")
