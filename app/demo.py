@@ -88,7 +88,7 @@ def seed_demo(today: date) -> None:
         ),
     ]
     start = today - timedelta(days=730)
-    for group, people in ((groups[0], staff[:8]), (groups[1], staff[7:15])):
+    for group, people in ((groups[0], staff[:8]), (groups[1], [member, *staff[8:15]])):
         programme.add_group_leader(coordinator, group, leader)
         for person in people:
             programme.add_member(coordinator, group, person, joined_on=start)
@@ -163,7 +163,7 @@ def record_history(leader, groups) -> None:
                           for m in members}
             present = [uid for uid, state in attendance.items() if state == "present"]
             meetings.record_meeting(
-                leader, meeting, status="held", now=now, attendance=attendance,
+                leader, meeting, status="held", now=meeting.starts_at + timedelta(hours=2), attendance=attendance,
                 presenter_id=rng.choice(present) if present else None,
                 theme_ids=[t.id for t in rng.sample(themes, k=rng.choice([1, 1, 2]))],
                 summary=rng.choice(SUMMARIES), guest_count=rng.choice([0, 0, 0, 1]),
@@ -196,6 +196,7 @@ def seed_responses(groups) -> None:
 
     rng = random.Random(5)
     now = utcnow()
+    demo_member_id = db.session.scalar(sa.select(User.id).where(User.email == "member@demo.test"))
     users = {}
     for group_index, group in enumerate(groups):
         rounds = db.session.scalars(
@@ -208,7 +209,10 @@ def seed_responses(groups) -> None:
             progress = position / max(len(rounds) - 1, 1)
             level = 0.45 + 0.35 * progress if group_index == 0 else 0.75 - 0.35 * progress
             eligible = feedback.eligible_user_ids(feedback_round)
-            answering = [uid for uid in eligible if rng.random() < (0.4 if latest else 0.85)]
+            still_open = feedback_round.is_open(now)
+            answering = [uid for uid in eligible if rng.random() < (0.4 if latest and still_open else 0.85)]
+            if still_open:  # leave the open round for the demo member to answer in the browser
+                answering = [uid for uid in answering if uid != demo_member_id]
             for user_id in answering:
                 person_level = min(max(level + rng.gauss(0, 0.12), 0.0), 1.0)
                 answers = {}
@@ -226,9 +230,11 @@ def seed_responses(groups) -> None:
                            if code not in rules.answer_problems(definition, answers)}
                 if user_id not in users:
                     users[user_id] = db.session.get(User, user_id)
-                submit_response(users[user_id], feedback_round, answers, now)
-            if not latest:
-                feedback_round.close(now)
+                # Each answer arrives during the round's window, as it would have.
+                window = (feedback_round.closes_at - feedback_round.opens_at).total_seconds()
+                when = feedback_round.opens_at + timedelta(seconds=rng.uniform(0.02, 0.9) * window)
+                submit_response(users[user_id], feedback_round, answers, min(when, now))
+    feedback.close_due_rounds(now)
     db.session.flush()
 
 
