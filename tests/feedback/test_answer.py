@@ -296,24 +296,26 @@ def test_autosave_keeps_the_draft_and_says_401_when_the_session_has_ended(client
 
 
 def test_autosave_requires_the_csrf_token_when_csrf_is_on(app, db, the_round, member):
-    from app import create_app
     from tests.conftest import PASSWORD
 
-    strict = create_app("testing", {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-                                    "WTF_CSRF_ENABLED": True})
-    with strict.test_client() as client:
-        login_page = text(client.get("/login"))
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"',
-                          login_page)
-        token = token.group(1) or token.group(2) if token else ""
-        client.post("/login", data={"email": member.email, "password": PASSWORD, "csrf_token": token})
-        page = text(client.get(f"/rounds/{the_round.id}/answer"))
-        csrf = re.search(r'data-csrf="([^"]+)"', page).group(1)
-        url = f"/rounds/{the_round.id}/draft"
-        assert client.post(url, json={"answers": {"recovery": "2"}}).status_code == 400
-        assert client.post(url, json={"answers": {"recovery": "2"}}, headers={"X-CSRFToken": csrf}).status_code == 200
-    with strict.app_context():
-        _db.engine.dispose()
+    db.session.commit()
+    app.config["WTF_CSRF_ENABLED"] = True  # read per request by Flask-WTF; restored below
+    try:
+        with app.test_client() as client:
+            login_page = text(client.get("/login"))
+            token = re.search(
+                r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"', login_page
+            )
+            token = token.group(1) or token.group(2) if token else ""
+            client.post("/login", data={"email": member.email, "password": PASSWORD, "csrf_token": token})
+            page = text(client.get(f"/rounds/{the_round.id}/answer"))
+            csrf = re.search(r'data-csrf="([^"]+)"', page).group(1)
+            url = f"/rounds/{the_round.id}/draft"
+            assert client.post(url, json={"answers": {"recovery": "2"}}).status_code == 400
+            response = client.post(url, json={"answers": {"recovery": "2"}}, headers={"X-CSRFToken": csrf})
+            assert response.status_code == 200
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
 
 
 def test_submitting_shows_thanks_and_a_second_submission_says_already_submitted(client, auth, the_round, member):
