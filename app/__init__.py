@@ -118,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
     from app.meetings import bp as meetings_bp
     from app.programme import bp as programme_bp
     from app.scheduling import bp as scheduling_bp
+    from app.trends import bp as trends_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -126,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(scheduling_bp)
     app.register_blueprint(meetings_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(trends_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

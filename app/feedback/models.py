@@ -138,6 +138,8 @@ class Response(db.Model):
     round_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("feedback_rounds.id", ondelete="CASCADE"), index=True)
     instrument_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("instruments.id"))
     source: so.Mapped[str] = so.mapped_column(sa.String(15), default="questionnaire")
+    # The respondent's profession (physician, nurse, ...), kept for filters shown only at k or more.
+    profession: so.Mapped[str | None] = so.mapped_column(sa.String(20))
 
     answers: so.Mapped[list[Answer]] = so.relationship(
         back_populates="response", cascade="all, delete-orphan", lazy="selectin"

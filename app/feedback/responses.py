@@ -230,8 +230,11 @@ def submit_response(user: User, feedback_round: FeedbackRound, answers: dict, no
             db.session.add(Completion(round_id=feedback_round.id, user_id=user.id))
     except IntegrityError:
         raise Conflict(already_submitted_message()) from None
+    # The respondent's profession alone goes with the answers, so trends can be filtered by it
+    # (only where the anonymity threshold still holds); nothing else about the person does.
     db.session.add(Response(round_id=feedback_round.id, instrument_id=round_instrument(feedback_round).id,
-                            source="questionnaire", answers=_answer_rows(definition, answers)))
+                            source="questionnaire", profession=user.profession,
+                            answers=_answer_rows(definition, answers)))
     db.session.execute(sa.delete(Draft).where(Draft.round_id == feedback_round.id, Draft.user_id == user.id)
                        .execution_options(synchronize_session="fetch"))
     drop_round_reminders(feedback_round, user)

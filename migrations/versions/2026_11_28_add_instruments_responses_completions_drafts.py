@@ -63,6 +63,7 @@ def upgrade():
     sa.Column('round_id', sa.Integer(), nullable=False),
     sa.Column('instrument_id', sa.Integer(), nullable=False),
     sa.Column('source', sa.String(length=15), nullable=False),
+    sa.Column('profession', sa.String(length=20), nullable=True),
     sa.CheckConstraint("source IN ('questionnaire', 'interview')", name=op.f('ck_responses_source')),
     sa.ForeignKeyConstraint(['instrument_id'], ['instruments.id'], name=op.f('fk_responses_instrument_id_instruments')),
     sa.ForeignKeyConstraint(['round_id'], ['feedback_rounds.id'], name=op.f('fk_responses_round_id_feedback_rounds'), ondelete='CASCADE'),
