@@ -20,6 +20,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 class Config:
     """Settings shared by every environment; each can be overridden by an environment variable."""
 
@@ -81,6 +86,12 @@ class Config:
     ROUND_REMINDER_DAYS_BEFORE = _int("ROUND_REMINDER_DAYS_BEFORE", 3)
     # Shown privately to a respondent whose answers fall in a concern band (one per line or separated by ';')
     SUPPORT_CONTACTS = os.environ.get("SUPPORT_CONTACTS", "Staff psychological support hotline: ext. 6688")
+    # Early warnings on the coordinator's home page: a subscale mean falling by more than WARNING_DROP points
+    # (on the subscale's own scale) between consecutive rounds, participation below WARNING_PARTICIPATION,
+    # no held meeting for WARNING_DAYS_WITHOUT_MEETING days.
+    WARNING_DROP = _float("WARNING_DROP", 0.5)
+    WARNING_PARTICIPATION = _float("WARNING_PARTICIPATION", 0.5)
+    WARNING_DAYS_WITHOUT_MEETING = _int("WARNING_DAYS_WITHOUT_MEETING", 45)
 
 
 class DevelopmentConfig(Config):

@@ -49,6 +49,7 @@ class FeedbackRound(db.Model):
         sa.CheckConstraint("number >= 1", name="number"),
         sa.CheckConstraint("closes_at > opens_at", name="window"),
         sa.Index("ix_feedback_rounds_status_closes", "status", "closes_at"),
+        sa.Index("ix_feedback_rounds_opens_at", "opens_at"),
     )
 
     @property
@@ -148,6 +149,7 @@ class Response(db.Model):
     # WITHOUT ROWID on SQLite: rows are kept in the order of the random id, not in insertion order.
     __table_args__ = (
         sa.CheckConstraint("source IN ('questionnaire', 'interview')", name="source"),
+        sa.Index("ix_responses_round_profession", "round_id", "profession"),
         {"sqlite_with_rowid": False},
     )
 

@@ -6,12 +6,15 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
+from flask import current_app
+from flask_babel import get_locale
 
 from app.accounts.models import User
 from app.extensions import db
 from app.programme.models import Group, GroupLeader, Membership, Organisation
 from app.scheduling import queries as scheduling
 from app.timeutil import utcnow
+from app.trends.warnings import early_warnings
 
 
 @dataclass
@@ -25,6 +28,8 @@ class HomeSummary:
     upcoming: list = field(default_factory=list)
     # For coordinators: meetings of the next 60 days with no lead, or a lead no longer eligible.
     highlights: scheduling.Highlights | None = None
+    # For coordinators: early warnings (a subscale fell, low participation, no held meeting for long).
+    warnings: list = field(default_factory=list)
 
 
 def home_summary(user: User, today: date | None = None) -> HomeSummary:
@@ -64,4 +69,9 @@ def home_summary(user: User, today: date | None = None) -> HomeSummary:
             "members": db.session.scalar(members) or 0,
         }
         summary.highlights = scheduling.coordinator_highlights(scope, now)
+        config = current_app.config
+        summary.warnings = early_warnings(
+            now, scope, drop=config["WARNING_DROP"], participation=config["WARNING_PARTICIPATION"],
+            days=config["WARNING_DAYS_WITHOUT_MEETING"], k=config["MIN_RESPONSES"], locale=str(get_locale()),
+        )
     return summary

@@ -1,1 +1,70 @@
-"""Trends pages (group_routes)."""
+"""Trends pages (group_routes): a group's feedback, participation and attendance round by round."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import plotly
+from flask import Response, current_app, jsonify, render_template, request
+from flask_babel import format_decimal, format_percent, get_locale
+
+from app.permissions import get_group_or_403, public, roles_required
+from app.trends import bp, group_queries
+
+# Plotly.js changes only with the installed wheel: the URL carries its version, so it can be cached for a year.
+PLOTLY_CACHE = "public, max-age=31536000, immutable"
+
+
+@functools.cache
+def _plotly_js() -> str:
+    """plotly.js from the installed wheel, read once per process."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else format_decimal(value, format="#,##0.00")
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else format_percent(value)
+
+
+def _trend(group):
+    source = request.args.get("source", "all")
+    if source not in group_queries.SOURCES:
+        source = "all"
+    return group_queries.group_trend(
+        group, k=current_app.config["MIN_RESPONSES"], sources=source,
+        items=request.args.get("items") == "1", locale=str(get_locale()),
+    )
+
+
+@bp.route("/groups/<int:group_id>/trends", endpoint="group")
+@roles_required("leader", "coordinator")
+def group_trends(group_id):
+    """A group's trends for its leaders and coordinators: chart and table of every round."""
+    group = get_group_or_403(group_id, need="lead")
+    trend = _trend(group)
+    return render_template("trends/group.html", group=group, trend=trend,
+                           chart_json=json.dumps(group_queries.chart_data(trend)),
+                           plotly_version=plotly.__version__, number=_number, percent=_percent)
+
+
+@bp.route("/groups/<int:group_id>/trends.json", endpoint="group_data")
+@roles_required("leader", "coordinator")
+def group_trends_data(group_id):
+    """The same trends as JSON, for the chart."""
+    group = get_group_or_403(group_id, need="lead")
+    return jsonify(group_queries.chart_data(_trend(group)))
+
+
+@bp.route("/vendor/plotly.min.js", endpoint="plotly_js")
+@public
+def plotly_js():
+    """plotly.js served by the app itself (no CDN: the page works with no internet)."""
+    response = Response(_plotly_js(), mimetype="application/javascript")
+    response.headers["Cache-Control"] = PLOTLY_CACHE
+    return response
