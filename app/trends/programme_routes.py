@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import sqlalchemy as sa
@@ -19,6 +20,15 @@ from app.programme.models import Organisation
 from app.timeutil import local_zone
 from app.trends import bp
 from app.trends import programme_queries as queries
+
+
+@bp.app_template_filter("quarter_label")
+def quarter_label(key: str) -> str:
+    """A quarter key ("2026-Q1" or "2026 Q1") in the reader's language."""
+    match = re.fullmatch(r"(\d{4})[- ]Q([1-4])", str(key))
+    if not match:
+        return str(key)
+    return _("%(year)s Q%(quarter)s", year=match.group(1), quarter=match.group(2))
 
 
 def _filters(args, scope: int | None, organisations: list[Organisation]) -> tuple[dict, list[str]]:
@@ -103,7 +113,7 @@ def programme():
         end=chosen["end"], by=chosen["by"], k=k, zone=local_zone(), locale=str(get_locale()),
     )
     column_labels = {
-        c: (_("Round %(n)s", n=c) if trend.by == "round" else c) for c in trend.columns
+        c: (_("Round %(n)s", n=c) if trend.by == "round" else quarter_label(c)) for c in trend.columns
     }
     professions = [("", _("All professions"))] + [(v, str(label)) for v, label in profession_choices() if v]
     return render_template(
