@@ -41,7 +41,8 @@ def register_extensions(app: Flask) -> None:
     """Bind every extension to the app."""
     from app import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
     from app.accounts.services import load_user_from_session
-    from app.extensions import babel, bootstrap, csrf, db, limiter, login_manager, mail, migrate
+    from app.api.auth import load_user_from_bearer
+    from app.extensions import api, babel, bootstrap, csrf, db, limiter, login_manager, mail, migrate
     from app.i18n import select_locale
 
     db.init_app(app)
@@ -55,14 +56,28 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message_category = "warning"
-    login_manager.user_loader(load_user_from_session)
+    login_manager.user_loader(_session_loader(load_user_from_session))
+    login_manager.request_loader(load_user_from_bearer)
 
     from flask_babel import lazy_gettext as _l
 
     login_manager.login_message = _l("Please log in to see this page.")
 
+    # Its HTTPException handler is replaced by ours (register_errorhandlers), which answers problem+json on /api.
+    api.init_app(app)
+
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _tune_sqlite(app)
+
+
+def _session_loader(load):
+    """The session's user, except on /api paths: the API authenticates by bearer token only."""
+    from app.api.auth import is_api_request
+
+    def loader(session_id: str):
+        return None if is_api_request() else load(session_id)
+
+    return loader
 
 
 def _tune_sqlite(app: Flask) -> None:
@@ -112,6 +127,8 @@ def register_url_converters(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Register every feature's blueprint."""
     from app.accounts import bp as accounts_bp
+    from app.api import bp as api_bp
+    from app.api.docs import bp as api_docs_bp
     from app.audit import bp as audit_bp
     from app.feedback import bp as feedback_bp
     from app.main import bp as main_bp
@@ -129,6 +146,21 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(feedback_bp)
     app.register_blueprint(trends_bp)
 
+    from app.extensions import api, csrf
+    from app.permissions import public
+
+    csrf.exempt(api_bp)  # no cookies are honoured there, so there is nothing to forge
+    api.register_blueprint(api_bp)
+    app.register_blueprint(api_docs_bp)
+    serve_document = app.view_functions["api-docs.openapi_json"]
+
+    @public
+    def openapi_json():
+        """The OpenAPI document of /api/v1: open to everyone, no token needed."""
+        return serve_document()
+
+    app.view_functions["api-docs.openapi_json"] = openapi_json
+
 
 def register_errorhandlers(app: Flask) -> None:
     """One handler per error surface: pages for people, JSON for machines."""
@@ -140,12 +172,14 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Operator commands: flask users ..., flask demo, flask notify ..., flask schedule ..."""
     from app.accounts.cli import users_cli
+    from app.api.cli import api_token_cli
     from app.demo import demo_command
     from app.feedback.cli import instruments_cli
     from app.notifications.cli import notify_cli
     from app.scheduling.cli import schedule_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(api_token_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(instruments_cli)
     app.cli.add_command(notify_cli)

@@ -11,13 +11,15 @@ from app.permissions import PUBLIC, SIGNED_IN
 
 PERSONAS = ("anonymous", "member", "leader", "coordinator")
 SKIP_ENDPOINTS = {"static", "bootstrap.static"}
+# The JSON API authenticates by bearer token, not by session: tests/api covers its permissions per role.
+API_ENDPOINT_PREFIX = "api."
 
 
 def _rules():
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     found = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in SKIP_ENDPOINTS:
+        if rule.endpoint in SKIP_ENDPOINTS or rule.endpoint.startswith(API_ENDPOINT_PREFIX):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.rule, rule.endpoint, method))
@@ -78,9 +80,18 @@ def world(db, org, coordinator, leader, member, group):
         "round_id": feedback_round.id,
         "theme_id": theme.id,
         "instrument_id": instrument.id,
+        "token_id": _api_token_of(member),
+        "filename": "not-an-asset.css",
     }
     db.session.commit()
     return {"values": values, "member": member, "leader": leader, "coordinator": coordinator}
+
+
+def _api_token_of(user) -> int:
+    from app.api.services import create_token
+
+    _token, row = create_token(None, user, "matrix")
+    return row.id
 
 
 def _url(rule: str, values: dict) -> str:

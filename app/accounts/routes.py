@@ -136,8 +136,33 @@ def profile():
             session.pop("lang", None)
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("accounts.profile"))
+    from app.api.services import tokens_of
+
     return render_template("accounts/profile.html", form=form, password_form=ChangePasswordForm(formdata=None),
-                           feed_url=_personal_feed_url())
+                           feed_url=_personal_feed_url(), api_tokens=tokens_of(current_user))
+
+
+@bp.route("/profile/api-tokens/<int:token_id>/revoke", methods=["POST"])
+@signed_in
+def revoke_api_token(token_id):
+    """Revoke one of one's own API tokens; someone else's token is a 404."""
+    from flask import abort
+
+    from app.api import services as api_services
+    from app.api.models import ApiToken
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user.id:
+        abort(404)
+    try:
+        api_services.revoke_token(current_user, token)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash(_("The token %(prefix)s… no longer works.", prefix=token.prefix), "success")
+    return redirect(url_for("accounts.profile"))
 
 
 def _personal_feed_url() -> str:

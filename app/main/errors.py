@@ -24,14 +24,28 @@ def _messages() -> dict[int, str]:
     }
 
 
+def status_message(code: int) -> str:
+    """The translated sentence for an HTTP error status."""
+    messages = _messages()
+    return messages.get(code, messages[500] if code >= 500 else messages[400])
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz" or (
         request.accept_mimetypes.best == "application/json"
     )
 
 
-def render_error(code: int, message: str | None = None):
-    """An error answer in the form the client wants."""
+def render_error(code: int, message: str | None = None, errors: dict | None = None):
+    """An error answer in the form the client wants: problem+json on /api/, JSON for machines, else a page."""
+    if _is_api():
+        from app.api.errors import problem
+
+        return problem(code, message, errors=errors)
     message = message or _messages().get(code, _messages()[400])
     if _wants_json():
         return jsonify(status=code, detail=message), code
@@ -44,6 +58,9 @@ def _has_nul() -> bool:
         "application/x-www-form-urlencoded", "multipart/form-data"
     ):
         values += [v for _key, items in request.form.lists() for v in items]
+    if request.is_json:
+        # JSON spells a NUL as \u0000; PostgreSQL cannot store it in text either.
+        values.append(request.get_data(as_text=True).replace("\\u0000", "\x00").replace("\\U0000", "\x00"))
     return any("\x00" in v for v in values)
 
 
@@ -63,13 +80,20 @@ def register(app) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc):
         db.session.rollback()
-        return render_error(exc.status_code, exc.message)
+        errors = {"json": {exc.field: [exc.message]}} if exc.field and _is_api() else None
+        return render_error(exc.status_code, exc.message, errors)
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
         code = exc.code or 500
         if code < 400:  # routing redirects travel as exceptions too
             return exc
+        if _is_api():
+            db.session.rollback()
+            # webargs (through flask-smorest) leaves the invalid fields in exc.data["messages"]
+            data = getattr(exc, "data", None) or {}
+            errors = data.get("errors") or data.get("messages")
+            return render_error(code, data.get("message"), errors if isinstance(errors, dict) else None)
         return render_error(code)
 
     @app.errorhandler(Exception)

@@ -1,0 +1,182 @@
+"""API: a group's feedback rounds, a round's questionnaire, and a member's anonymous response."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from marshmallow import Schema, fields, validate
+
+from app.api import bp
+from app.api.auth import api_auth, current_api_user
+from app.api.errors import problem
+from app.api.resources_scheduling import LocalDateTime
+from app.errors import NotAllowed
+from app.extensions import db
+from app.feedback import responses, rules
+from app.feedback import services as feedback
+from app.feedback.models import Completion, FeedbackRound
+from app.permissions import can_access_group, get_group_or_403, get_or_404
+from app.timeutil import utcnow
+
+MAX_ANSWERS = 200
+
+
+class RoundSchema(Schema):
+    """A feedback round as its group's leaders and coordinators see it."""
+
+    id = fields.Integer()
+    number = fields.Integer()
+    status = fields.String(metadata={"enum": ["open", "closed"]})
+    mode = fields.String()
+    opens_at = LocalDateTime()
+    closes_at = LocalDateTime()
+    meeting_ids = fields.List(fields.Integer())
+    eligible_count = fields.Integer()
+    response_count = fields.Integer()
+
+
+class ChoiceSchema(Schema):
+    value = fields.String()
+    label = fields.String()
+
+
+class ItemSchema(Schema):
+    code = fields.String()
+    type = fields.String()
+    text = fields.String()
+    required = fields.Boolean()
+    min = fields.Integer(allow_none=True)
+    max = fields.Integer(allow_none=True)
+    subscale = fields.String(allow_none=True)
+    reverse = fields.Boolean()
+    choices = fields.List(fields.Nested(ChoiceSchema))
+
+
+class SubscaleSchema(Schema):
+    code = fields.String()
+    title = fields.String()
+    items = fields.List(fields.String())
+
+
+class InstrumentSchema(Schema):
+    code = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    items = fields.List(fields.Nested(ItemSchema))
+    subscales = fields.List(fields.Nested(SubscaleSchema))
+
+
+class RoundDetailSchema(RoundSchema):
+    instrument = fields.Nested(InstrumentSchema, allow_none=True)
+    responded = fields.Boolean(metadata={"description": "Whether the caller has submitted this round"})
+
+
+class AnswersSchema(Schema):
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(1, 60)), values=fields.Raw(allow_none=True),
+                          required=True, validate=validate.Length(max=MAX_ANSWERS))
+
+
+class SubmittedSchema(Schema):
+    round_id = fields.Integer()
+    submitted = fields.Boolean()
+    concerns = fields.List(fields.String(), metadata={"description": "Concern bands, for the respondent alone"})
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def round_data(feedback_round: FeedbackRound, now) -> dict:
+    """The fields RoundSchema writes (the status as of now, even before the stored one catches up)."""
+    completions = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Completion).where(Completion.round_id == feedback_round.id)
+    )
+    return {
+        "id": feedback_round.id, "number": feedback_round.number, "mode": feedback_round.mode,
+        "status": "open" if feedback_round.is_open(now) else "closed",
+        "opens_at": feedback_round.opens_at, "closes_at": feedback_round.closes_at,
+        "meeting_ids": feedback_round.meeting_ids, "eligible_count": feedback.eligible_count(feedback_round),
+        "response_count": completions,
+    }
+
+
+def instrument_data(feedback_round: FeedbackRound) -> dict | None:
+    """The round's questionnaire in the reader's language, or None (an interview round, or none set up)."""
+    instrument = responses.round_instrument(feedback_round)
+    if feedback_round.mode != "questionnaire" or instrument is None:
+        return None
+    definition = rules.definition_from_dict(instrument.definition)
+    locale = str(get_locale())
+    return {
+        "code": definition.code, "version": definition.version,
+        "title": rules.localised(definition.title, locale),
+        "items": [
+            {"code": i.code, "type": i.type, "text": rules.localised(i.text, locale), "required": i.required,
+             "min": i.min, "max": i.max, "subscale": i.subscale, "reverse": i.reverse,
+             "choices": [{"value": c.value, "label": rules.localised(c.label, locale)} for c in i.choices]}
+            for i in definition.items
+        ],
+        "subscales": [
+            {"code": s.code, "title": rules.localised(s.title, locale), "items": list(s.items)}
+            for s in definition.subscales
+        ],
+    }
+
+
+def load_round(round_id: int) -> FeedbackRound:
+    return get_or_404(FeedbackRound, round_id)
+
+
+# --- the resources -----------------------------------------------------------------------------
+
+@bp.route("/groups/<int:group_id>/feedback-rounds", methods=["GET"])
+@api_auth()
+@bp.response(200, RoundSchema(many=True))
+@bp.alt_response(403, description="Not one of the group's leaders or coordinators")
+@bp.alt_response(404, description="No such group")
+def list_rounds(group_id):
+    """The group's feedback rounds, latest first (its leaders and coordinators)."""
+    group = get_group_or_403(group_id, need="lead")
+    now = utcnow()
+    found = db.session.scalars(
+        sa.select(FeedbackRound).where(FeedbackRound.group_id == group.id).order_by(FeedbackRound.number.desc())
+    )
+    return [round_data(r, now) for r in found]
+
+
+@bp.route("/feedback-rounds/<int:round_id>", methods=["GET"])
+@api_auth()
+@bp.response(200, RoundDetailSchema)
+@bp.alt_response(403, description="Neither an eligible member nor a leader or coordinator of the group")
+@bp.alt_response(404, description="No such round")
+def get_round(round_id):
+    """One round with the questionnaire it asks."""
+    feedback_round = load_round(round_id)
+    user = current_api_user
+    if not (can_access_group(user, feedback_round.group, "lead") or feedback.is_eligible(feedback_round, user)):
+        raise NotAllowed(_("Only members who attended this round's meetings are asked for feedback."))
+    data = round_data(feedback_round, utcnow())
+    data["instrument"] = instrument_data(feedback_round)
+    data["responded"] = feedback.has_responded(feedback_round, user)
+    return data
+
+
+@bp.route("/feedback-rounds/<int:round_id>/responses", methods=["POST"])
+@api_auth()
+@bp.arguments(AnswersSchema)
+@bp.response(201, SubmittedSchema)
+@bp.alt_response(403, description="Not an eligible member of the round")
+@bp.alt_response(404, description="No such round")
+@bp.alt_response(409, description="Already submitted, or the round is closed")
+@bp.alt_response(422, description="The answers are incomplete or invalid (each item's problem named)")
+def submit_response(data, round_id):
+    """Submit the caller's answers, once; stored with no link to who answered."""
+    feedback_round = load_round(round_id)
+    try:
+        submitted = responses.submit_response(current_api_user, feedback_round, data["answers"], utcnow())
+    except responses.InvalidAnswers as exc:
+        return problem(422, exc.message, errors={"json": {"answers": {
+            code: [responses.problem_message(p)] for code, p in exc.problems.items()}}})
+    db.session.commit()
+    locale = str(get_locale())
+    return {"round_id": feedback_round.id, "submitted": True,
+            "concerns": [rules.localised(band.label, locale) for band in submitted.concerns]}

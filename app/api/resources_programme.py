@@ -1,0 +1,120 @@
+"""API: groups (/groups) and their members (/groups/{id}/members)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort
+from flask.views import MethodView
+
+from app.accounts.models import User
+from app.api import bp
+from app.api.auth import api_auth, current_api_user
+from app.api.pagination import PageArgsSchema, page_of, paginate
+from app.api.schemas import GroupInSchema, GroupSchema, MemberInSchema, MembershipSchema
+from app.extensions import db
+from app.permissions import get_group_or_403, get_or_404
+from app.programme import services
+from app.programme.models import Group, GroupLeader, Membership
+from app.sqlite import write_intent
+from app.timeutil import local_today
+
+GROUP_OUT = ("id", "name", "organisation_id", "capacity", "mode", "location", "duration_minutes",
+             "feedback_interval", "feedback_window_days", "status")
+
+
+def visible_groups(user: User) -> sa.Select:
+    """The groups the user may view: in their coordinator scope, those they lead, those they belong to."""
+    query = sa.select(Group).order_by(Group.name, Group.id)
+    if user.has_role("coordinator") and user.coordinator_scope is None:
+        return query
+    led = sa.select(GroupLeader.group_id).where(GroupLeader.user_id == user.id)
+    joined = sa.select(Membership.group_id).where(Membership.user_id == user.id, Membership.left_on.is_(None))
+    conditions = [Group.id.in_(led), Group.id.in_(joined)]
+    if user.has_role("coordinator"):
+        conditions.append(Group.organisation_id == user.coordinator_scope)
+    return query.where(sa.or_(*conditions))
+
+
+def _group_out(group: Group) -> dict:
+    """The group's fields and its calendar address (the feed is made on first use)."""
+    from app.scheduling.calendars import group_feed
+    from app.scheduling.feeds import feed_url
+
+    out = {key: getattr(group, key) for key in GROUP_OUT}
+    out["calendar_url"] = feed_url(group_feed(group, current_api_user._get_current_object()))
+    return out
+
+
+@bp.route("/groups")
+class Groups(MethodView):
+    """The groups the user may view; coordinators create them."""
+
+    @api_auth()
+    @bp.arguments(PageArgsSchema, location="query")
+    @bp.response(200, page_of(GroupSchema))
+    def get(self, page_args):
+        """Coordinators: the groups in their scope; leaders: those they lead; members: theirs."""
+        with write_intent():
+            page = paginate(visible_groups(current_api_user), page_args)
+            page["items"] = [_group_out(group) for group in page["items"]]
+            db.session.commit()
+        return page
+
+    @api_auth("coordinator")
+    @bp.arguments(GroupInSchema)
+    @bp.response(201, GroupSchema)
+    def post(self, data):
+        """Create a group (in the coordinator's organisation when they coordinate one)."""
+        if data.get("organisation_id") is None:
+            data["organisation_id"] = current_api_user.coordinator_scope
+        group = services.create_group(current_api_user, **data)
+        out = _group_out(group)
+        db.session.commit()
+        return out
+
+
+@bp.route("/groups/<int:group_id>")
+class GroupItem(MethodView):
+    """One group."""
+
+    @api_auth()
+    @bp.response(200, GroupSchema)
+    def get(self, group_id):
+        """A group the user may view (404 when there is none, 403 when it is not theirs)."""
+        with write_intent():
+            out = _group_out(get_group_or_403(group_id, need="view"))
+            db.session.commit()
+        return out
+
+
+@bp.route("/groups/<int:group_id>/members")
+class Members(MethodView):
+    """A group's members."""
+
+    @api_auth("coordinator")
+    @bp.arguments(MemberInSchema)
+    @bp.response(201, MembershipSchema)
+    def post(self, data, group_id):
+        """Add a person to the group from `joined_on` (today when left out); 409 when already a member."""
+        group = get_group_or_403(group_id, need="manage")
+        user = get_or_404(User, data["user_id"])
+        membership = services.add_member(current_api_user, group, user, data["joined_on"] or local_today())
+        db.session.commit()
+        return membership
+
+
+@bp.route("/groups/<int:group_id>/members/<int:user_id>")
+class Member(MethodView):
+    """One member of a group."""
+
+    @api_auth("coordinator")
+    @bp.response(204)
+    def delete(self, group_id, user_id):
+        """End the person's membership today (the history stays); 404 when they are not a current member."""
+        group = get_group_or_403(group_id, need="manage")
+        membership = services.open_membership(group, get_or_404(User, user_id))
+        if membership is None:
+            abort(404)
+        services.end_membership(current_api_user, membership, local_today())
+        db.session.commit()
+        return ""

@@ -1,0 +1,138 @@
+"""API: feedback trends round by round, for one group and across the programme (anonymity threshold kept)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from flask import current_app
+from flask_babel import get_locale
+from marshmallow import Schema, fields
+
+from app.api import bp
+from app.api.auth import api_auth, current_api_user
+from app.feedback.stats import summary
+from app.permissions import get_group_or_403
+from app.trends import group_queries, programme_queries
+
+EMPTY = {"mean": None, "sd": None, "ci_low": None, "ci_high": None}
+
+
+class PointSchema(Schema):
+    """One subscale's statistics; all null when hidden (fewer than min_n scores)."""
+
+    n = fields.Integer(allow_none=True)
+    mean = fields.Float(allow_none=True)
+    sd = fields.Float(allow_none=True)
+    ci_low = fields.Float(allow_none=True)
+    ci_high = fields.Float(allow_none=True)
+
+
+class TrendRoundSchema(Schema):
+    number = fields.Integer()
+    n = fields.Integer()
+    eligible = fields.Integer(allow_none=True)
+    participation = fields.Float(allow_none=True)
+    suppressed = fields.Boolean()
+    subscales = fields.Dict(keys=fields.String(), values=fields.Nested(PointSchema))
+
+
+class GroupTrendSchema(Schema):
+    group_id = fields.Integer()
+    min_n = fields.Integer()
+    rounds = fields.List(fields.Nested(TrendRoundSchema))
+
+
+class GroupCellSchema(Schema):
+    group_id = fields.Integer()
+    name = fields.String()
+    organisation = fields.String()
+    n = fields.Integer()
+    suppressed = fields.Boolean()
+    subscales = fields.Dict(keys=fields.String(), values=fields.Nested(PointSchema))
+
+
+class ProgrammeRoundSchema(TrendRoundSchema):
+    groups = fields.List(fields.Nested(GroupCellSchema))
+
+
+class ProgrammeTrendSchema(Schema):
+    min_n = fields.Integer()
+    organisation_id = fields.Integer(allow_none=True, metadata={"description": "The caller's scope; null: all"})
+    rounds = fields.List(fields.Nested(ProgrammeRoundSchema))
+
+
+def _point(n: int | None, mean, sd, low, high) -> dict:
+    if mean is None:
+        return {"n": None, **EMPTY}
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": low, "ci_high": high}
+
+
+def group_trend_data(group, k: int) -> dict:
+    """The group's rounds with their subscale statistics (null below k)."""
+    trend = group_queries.group_trend(group, k=k, locale=str(get_locale()))
+    codes_of = defaultdict(list)
+    for series in trend.series:
+        codes_of[series.instrument_code].append(series.code)
+    rounds = []
+    for r in trend.rounds:
+        subscales = {code: {"n": None, **EMPTY} for code in codes_of.get(r.instrument_code, [])}
+        if not r.suppressed:
+            subscales.update({s.code: _point(s.n, s.mean, s.sd, s.ci_low, s.ci_high) for s in r.subscales})
+        rounds.append({"number": r.number, "n": r.n, "eligible": r.eligible, "participation": r.participation,
+                       "suppressed": r.suppressed, "subscales": subscales})
+    return {"group_id": group.id, "min_n": k, "rounds": rounds}
+
+
+def _pooled(points: list[tuple[int, float, float | None]]) -> dict:
+    """One subscale across groups, from each shown group's n, mean and SD (sums add up exactly)."""
+    n = sum(p[0] for p in points)
+    total = sum(p[0] * p[1] for p in points)
+    total_sq = sum((p[0] - 1) * (p[2] or 0.0) ** 2 + p[0] * p[1] ** 2 for p in points)
+    return _point(n, *summary(n, total, total_sq))
+
+
+def programme_trend_data(scope: int | None, k: int) -> dict:
+    """Every group's rounds by round number, each number also pooled over the groups it shows."""
+    trend = programme_queries.programme_trend(scope, k=k, locale=str(get_locale()))
+    rounds = []
+    for number in trend.columns:
+        groups, shown = [], defaultdict(list)
+        for g in trend.groups:
+            cells = [c for key, c in trend.cells.items() if key[0] == g.id and key[1] == number]
+            if not cells:
+                continue
+            suppressed = all(c.suppressed for c in cells)
+            subscales = {}
+            for c in cells:
+                subscales[c.subscale] = _point(c.n, c.mean, c.sd, c.ci_low, c.ci_high)
+                if not c.suppressed:
+                    shown[c.subscale].append((c.n, c.mean, c.sd))
+            groups.append({"group_id": g.id, "name": g.name, "organisation": g.organisation,
+                           "n": max(c.responses for c in cells), "suppressed": suppressed, "subscales": subscales})
+        n = sum(g["n"] for g in groups if not g["suppressed"])
+        rounds.append({
+            "number": number, "n": n, "eligible": None, "participation": None,
+            "suppressed": all(g["suppressed"] for g in groups),
+            "subscales": {key: _pooled(points) for key, points in sorted(shown.items())}, "groups": groups,
+        })
+    return {"min_n": k, "organisation_id": scope, "rounds": rounds}
+
+
+@bp.route("/groups/<int:group_id>/trends", methods=["GET"])
+@api_auth()
+@bp.response(200, GroupTrendSchema)
+@bp.alt_response(403, description="Not one of the group's leaders or coordinators")
+@bp.alt_response(404, description="No such group")
+def group_trends(group_id):
+    """The group's feedback round by round (numbers null below the anonymity threshold)."""
+    group = get_group_or_403(group_id, need="lead")
+    return group_trend_data(group, current_app.config["MIN_RESPONSES"])
+
+
+@bp.route("/trends", methods=["GET"])
+@api_auth("coordinator")
+@bp.response(200, ProgrammeTrendSchema)
+@bp.alt_response(403, description="Not a coordinator")
+def programme_trends():
+    """Every group's feedback by round number (a scoped coordinator's organisation only)."""
+    return programme_trend_data(current_api_user.coordinator_scope, current_app.config["MIN_RESPONSES"])
