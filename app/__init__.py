@@ -163,10 +163,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    """One handler per error surface: pages for people, JSON for machines."""
+    """One handler per error surface: pages for people, JSON for machines; security headers on every answer."""
+    from app import security
     from app.main.errors import register
 
     register(app)
+    security.register(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -110,6 +110,16 @@ def _sign_in(client, user) -> None:
         session["_fresh"] = True
 
 
+def _assert_security_headers(response, what: str) -> None:
+    """Every answer carries the security headers; scripts come only from this server."""
+    policy = response.headers.get("Content-Security-Policy", "")
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if " " in part.strip())
+    assert directives.get("script-src") == "'self'", what
+    assert directives.get("frame-ancestors") == "'none'", what
+    assert response.headers.get("X-Content-Type-Options") == "nosniff", what
+    assert response.headers.get("Referrer-Policy") in ("same-origin", "no-referrer"), what
+
+
 def _allowed(access: frozenset, persona: str) -> bool:
     if PUBLIC in access:
         return True
@@ -128,6 +138,7 @@ def test_route_answers_each_role_as_declared(app, client, world, rule, endpoint,
     response = client.open(url, method=method, data={})
 
     assert response.status_code < 500, f"{method} {url} as {persona}: {response.status_code}"
+    _assert_security_headers(response, f"{method} {url}")
     if _allowed(access, persona):
         assert response.status_code not in (401, 403), f"{method} {url} refused {persona}"
         if persona != "anonymous" and SIGNED_IN not in access and PUBLIC not in access:

@@ -23,18 +23,10 @@ PAGE = """<!doctype html>
   <link rel="icon" type="image/png" href="{{ asset('favicon-32x32.png') }}" sizes="32x32">
 </head>
 <body>
-  <div id="swagger-ui"></div>
+  <div id="swagger-ui" data-spec-url="{{ spec_url }}"></div>
   <script src="{{ asset('swagger-ui-bundle.js') }}"></script>
   <script src="{{ asset('swagger-ui-standalone-preset.js') }}"></script>
-  <script>
-    window.ui = SwaggerUIBundle({
-      url: {{ spec_url|tojson }},
-      dom_id: "#swagger-ui",
-      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-      layout: "StandaloneLayout",
-      validatorUrl: null
-    });
-  </script>
+  <script src="{{ url_for('static', filename='js/api-docs.js') }}"></script>
 </body>
 </html>
 """

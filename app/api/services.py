@@ -36,7 +36,8 @@ def create_token(actor: User | None, user: User, name: str = "") -> tuple[str, A
     name = (name or "").strip() or _("API token")
     if len(name) > 100:
         raise DomainError(_("Use at most 100 characters."), field="name")
-    token = secrets.token_urlsafe(32)
+    # A fixed readable start ("bg_"): a token never begins with "-", which a command line would take for an option.
+    token = "bg_" + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), prefix=token[:PREFIX_LENGTH])
     db.session.add(row)
     db.session.flush()
