@@ -175,6 +175,7 @@ def register_commands(app: Flask) -> None:
     """Operator commands: flask users ..., flask demo, flask notify ..., flask schedule ..."""
     from app.accounts.cli import users_cli
     from app.api.cli import api_token_cli
+    from app.backup import backup_command
     from app.demo import demo_command
     from app.feedback.cli import instruments_cli
     from app.notifications.cli import notify_cli
@@ -183,6 +184,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(api_token_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(backup_command)
     app.cli.add_command(instruments_cli)
     app.cli.add_command(notify_cli)
     app.cli.add_command(schedule_cli)
