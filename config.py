@@ -59,7 +59,11 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes")
-    RESET_LIMIT = os.environ.get("RESET_LIMIT", "5 per hour")
+    RESET_LIMIT = os.environ.get("RESET_LIMIT", "5 per hour")  # reset requests per address
+    RESET_LIMIT_PER_ACCOUNT = os.environ.get("RESET_LIMIT_PER_ACCOUNT", "3 per hour")  # per e-mail address asked for
+    # The JSON API: requests per token (or per address without one), and failed token checks per address
+    API_LIMIT_PER_TOKEN = os.environ.get("API_LIMIT_PER_TOKEN", "600 per minute")
+    API_BAD_TOKEN_LIMIT = os.environ.get("API_BAD_TOKEN_LIMIT", "20 per 10 minutes")
 
     # Mail (Flask-Mailman)
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")

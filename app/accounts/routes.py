@@ -66,8 +66,13 @@ def logout():
     return redirect(url_for("accounts.login"))
 
 
+def _reset_email_key() -> str:
+    return "reset:" + services.normalise_email(request.form.get("email", ""))[:254]
+
+
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RESET_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["RESET_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_reset_email_key)
 @public
 def request_reset():
     """Ask for a password-reset link; the answer is the same whether or not the address is known."""

@@ -34,10 +34,12 @@ How a resource is written (one module per feature, `resources_<feature>.py`, rou
 
 from flask_smorest import Blueprint
 
-bp = Blueprint(
+from app.api.auth import limit_api
+
+bp = limit_api(Blueprint(
     "api", __name__, url_prefix="/api/v1",
     description="The Balint Groups programme: people, groups, meetings, feedback and trends.",
-)
+))
 
 # The resources register their routes on `bp` when imported.
 from app.api import (  # noqa: E402, F401

@@ -11,10 +11,13 @@ from collections.abc import Callable
 from copy import deepcopy
 from functools import wraps
 
-from flask import abort, request
+import hashlib
+
+from flask import abort, current_app, request
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from app.extensions import db
+from app.extensions import db, limiter
 
 API_PREFIX = "/api/"
 SECURITY = [{"bearerAuth": []}]
@@ -87,6 +90,35 @@ def api_auth(*roles: str) -> Callable[[Callable], Callable]:
         responses = wrapped._apidoc.setdefault("response", {}).setdefault("responses", {})
         responses.setdefault(401, []).append("UNAUTHORIZED")
         responses.setdefault(403, []).append("FORBIDDEN")  # object-level refusals too, so always documented
+        responses.setdefault(429, []).append("TOO_MANY_REQUESTS")  # limit_api
         return wrapped
 
     return decorator
+
+
+def _token_or_address_key() -> str:
+    """Requests are counted per token (its hash, never the token), or per address when none is sent."""
+    token = bearer_token()
+    if token is None:
+        return "api-address:" + get_remote_address()
+    return "api-token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def _bad_token_key() -> str:
+    return "api-bad-token:" + get_remote_address()
+
+
+def _refused_token(response) -> bool:
+    return response.status_code == 401
+
+
+def limit_api(blueprint):
+    """Rate limits on every API route: API_LIMIT_PER_TOKEN per token, API_BAD_TOKEN_LIMIT refused tokens per address.
+
+    Over a limit the answer is 429 (problem+json with Retry-After); an address that keeps sending unknown
+    tokens is refused even with a good one until its window passes.
+    """
+    limiter.limit(lambda: current_app.config["API_LIMIT_PER_TOKEN"], key_func=_token_or_address_key)(blueprint)
+    limiter.limit(lambda: current_app.config["API_BAD_TOKEN_LIMIT"], key_func=_bad_token_key,
+                  deduct_when=_refused_token)(blueprint)
+    return blueprint

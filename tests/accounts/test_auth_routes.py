@@ -161,6 +161,25 @@ def test_one_address_is_slowed_down_after_many_failed_log_ins_on_different_accou
 
 # --- password reset --------------------------------------------------------------------------
 
+def test_reset_requests_are_limited_per_address_and_per_account(app, client, db, member, outbox):
+    db.session.commit()
+    per_account = int(app.config["RESET_LIMIT_PER_ACCOUNT"].split()[0])
+    for _ in range(per_account):
+        assert client.post("/password/forgot", data={"email": member.email}).status_code == 302
+    assert len(outbox) == per_account
+    # The same mailbox (in any spelling) gets no more links, from this address or any other.
+    response = app.test_client().post("/password/forgot", data={"email": member.email.upper()},
+                                      environ_base={"REMOTE_ADDR": "10.0.0.8"})
+    assert response.status_code == 429 and TOO_MANY in response.get_data(as_text=True)
+    assert len(outbox) == per_account
+    # One address asking for many mailboxes is stopped too; an unknown address is counted the same way.
+    per_address = int(app.config["RESET_LIMIT"].split()[0])
+    for i in range(per_address - per_account):
+        assert client.post("/password/forgot", data={"email": f"nobody{i}@example.org"}).status_code == 302
+    response = client.post("/password/forgot", data={"email": "someone-else@example.org"})
+    assert response.status_code == 429 and TOO_MANY in response.get_data(as_text=True)
+
+
 def reset_path(body: str) -> str:
     match = re.search(r"http://localhost(/password/reset/\S+)", body)
     assert match, body

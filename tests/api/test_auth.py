@@ -114,3 +114,39 @@ def test_nobody_revokes_another_persons_token_from_the_profile_page(client, auth
     assert client.post(f"/profile/api-tokens/{row.id}/revoke").status_code == 404
     _db.session.expire_all()
     assert _db.session.get(ApiToken, row.id).revoked_at is None
+
+
+# --- rate limits -----------------------------------------------------------------------------
+
+def test_an_address_sending_wrong_tokens_is_stopped_even_with_a_good_one(app, api, member, token_for):
+    limit = int(app.config["API_BAD_TOKEN_LIMIT"].split()[0])
+    good = token_for(member)
+    for i in range(limit):
+        assert_problem(api.as_(f"bg_guess{i}").get("/api/v1/me"), 401)
+    response = api.as_(good).get("/api/v1/me")
+    body = assert_problem(response, 429)
+    assert body["detail"] and "Retry-After" in response.headers
+    # Another address is not affected.
+    other = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {good}"},
+                                  environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200
+
+
+def test_good_requests_do_not_count_as_wrong_tokens(app, api, member):
+    api.as_(member)
+    for _ in range(int(app.config["API_BAD_TOKEN_LIMIT"].split()[0]) + 5):
+        assert api.get("/api/v1/me").status_code == 200
+
+
+def test_each_token_has_its_own_request_budget(app, api, member, leader, token_for):
+    busy, calm = token_for(member), token_for(leader)
+    app.config["API_LIMIT_PER_TOKEN"] = "5 per minute"
+    try:
+        for _ in range(5):
+            assert api.as_(busy).get("/api/v1/me").status_code == 200
+        response = api.as_(busy).get("/api/v1/me")
+        assert_problem(response, 429)
+        assert response.headers["Retry-After"]
+        assert api.as_(calm).get("/api/v1/me").status_code == 200
+    finally:
+        app.config["API_LIMIT_PER_TOKEN"] = "600 per minute"
