@@ -1,6 +1,11 @@
 """Language choice: the user's preference, else the session's, else the browser's."""
 
+import functools
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from babel import Locale
 from flask import current_app, has_request_context, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 
 LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
@@ -24,3 +29,28 @@ def select_locale() -> str:
 def html_lang(locale: str) -> str:
     """The value for <html lang>: BCP 47 with a hyphen."""
     return locale.replace("_", "-")
+
+
+_CENT = Decimal("0.01")
+
+
+@functools.lru_cache(maxsize=16)
+def _symbols(locale: str) -> tuple[str, str]:
+    symbols = Locale.parse(locale).number_symbols.get("latn", {})
+    return symbols.get("decimal", "."), symbols.get("group", ",")
+
+
+def format_2dp(value: float | None) -> str:
+    """A number with two decimals and grouped thousands in the reader's language ("—" for none).
+
+    The same text as Babel's `format_decimal(value, format="#,##0.00")`, at a fraction of the cost: trend
+    tables print thousands of numbers.
+    """
+    if value is None:
+        return "—"
+    decimal, group = _symbols(str(get_locale() or "en"))
+    # Rounded as Babel rounds: the shortest decimal form of the float, half to even.
+    text = f"{Decimal(repr(float(value))).quantize(_CENT, ROUND_HALF_EVEN):,.2f}"
+    if (decimal, group) == (".", ","):
+        return text
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", group)

@@ -7,11 +7,10 @@ helper of app.permissions) works unchanged inside API views. API requests ignore
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from copy import deepcopy
 from functools import wraps
-
-import hashlib
 
 from flask import abort, current_app, request
 from flask_limiter.util import get_remote_address

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_decimal, format_percent, get_locale
+from flask_babel import format_percent, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -17,6 +17,7 @@ from app.extensions import db
 from app.feedback import bp, interviews, queries, review, rules, services
 from app.feedback.models import FeedbackRound, Response
 from app.feedback.responses import InvalidAnswers, problem_message, round_instrument
+from app.i18n import format_2dp
 from app.permissions import coordinates_org, get_or_404, leads_group, roles_required
 from app.timeutil import utcnow
 
@@ -31,8 +32,7 @@ def _round_or_403(round_id: int) -> tuple[FeedbackRound, bool]:
     return feedback_round, coordinator
 
 
-def _number(value: float | None) -> str:
-    return "—" if value is None else format_decimal(value, format="#,##0.00")
+_number = format_2dp
 
 
 def _source_labels() -> dict[str, str]:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from scipy import stats as _scipy_stats
 
 CONFIDENCE = 0.95
+
+
+@functools.lru_cache(maxsize=4096)
+def t_critical(df: int) -> float:
+    """The two-sided 95% critical value of Student's t with `df` degrees of freedom (scipy, remembered)."""
+    return float(_scipy_stats.t.ppf(1 - (1 - CONFIDENCE) / 2, df))
 
 
 def summary(n: int, total: float, total_sq: float) -> tuple[float | None, float | None, float | None, float | None]:
@@ -23,5 +30,5 @@ def summary(n: int, total: float, total_sq: float) -> tuple[float | None, float 
     # Sum of squared deviations from the running sums; clamp the float noise of equal values to 0.
     ss = max(total_sq - total * total / n, 0.0)
     sd = math.sqrt(ss / (n - 1))
-    half = float(_scipy_stats.t.ppf(1 - (1 - CONFIDENCE) / 2, n - 1)) * sd / math.sqrt(n)
+    half = t_critical(n - 1) * sd / math.sqrt(n)
     return mean, sd, mean - half, mean + half

@@ -138,6 +138,16 @@ def _round_filter(scope_org_id: int | None, organisation_id: int | None, start: 
     return where
 
 
+def groups_in_view(scope_org_id: int | None, organisation_id: int | None = None, start: date | None = None,
+                   end: date | None = None, zone: tzinfo = UTC) -> sa.Select:
+    """The ids of the groups with a round under the filters, by name: the programme page shows them a page at a time."""
+    where = _round_filter(scope_org_id, organisation_id, start, end, zone, None, None)
+    return (
+        sa.select(Group.id).join(FeedbackRound, FeedbackRound.group_id == Group.id).where(*where)
+        .group_by(Group.id, Group.name).order_by(Group.name, Group.id)
+    )
+
+
 def _subscale_table(definitions: dict[int, tuple[str, rules.Definition]]) -> tuple[list[tuple], dict]:
     """Scoring rows (instrument id, item, subscale key, size, flip, min + max) and each subscale's info."""
     rows, info = [], {}
@@ -220,7 +230,7 @@ def programme_trend(
     scope_org_id: int | None, organisation_id: int | None = None, profession: str | None = None,
     start: date | None = None, end: date | None = None, by: str = "round", k: int = 3,
     zone: tzinfo = UTC, locale: str = "en", closed_by: datetime | None = None,
-    group_ids: list[int] | None = None,
+    group_ids: list[int] | None = None, rounds_among: sa.Select | None = None,
 ) -> ProgrammeTrend:
     """Every group's subscale n, mean, SD and 95% CI per round (or calendar quarter of opens_at).
 
@@ -229,13 +239,16 @@ def programme_trend(
     with k or more responses under the filter, and — when filtering by profession — only if the other
     professions' responses are none or k or more (else subtracting from the unfiltered view gives them away);
     a subscale only with k or more scores. A quarter combines the rounds shown, never a hidden one.
-    `closed_by` keeps only rounds closed at that time (early warnings); `group_ids` limits the groups.
+    `closed_by` keeps only rounds closed at that time (early warnings); `group_ids` limits the groups and
+    `rounds_among` (a select of round ids) the rounds.
     Raises ValueError on an unknown `by`.
     """
     if by not in BY:
         raise ValueError(f"unknown grouping {by!r}")
     trend = ProgrammeTrend(by=by, k=k)
     where = _round_filter(scope_org_id, organisation_id, start, end, zone, closed_by, group_ids)
+    if rounds_among is not None:
+        where.append(FeedbackRound.id.in_(rounds_among))
     round_ids = sa.select(FeedbackRound.id).join(Group, Group.id == FeedbackRound.group_id).where(*where)
 
     # 1. The rounds in view, with their group.
@@ -278,6 +291,9 @@ def programme_trend(
 
     for key, (title_en, sub, low, high) in sorted(info.items()):
         trend.subscales.append(SubscaleInfo(key, rules.localised(sub.title, locale) or title_en, low, high))
+    scored_keys: dict[int, set[str]] = defaultdict(set)
+    for rid, key in sums:
+        scored_keys[rid].add(key)
     seen_groups: dict[int, GroupRow] = {}
     round_cells: list[tuple[Cell, datetime, tuple]] = []
     for round_id, group_id, number, opens_at, instrument_id, group_name, org_name in rounds:
@@ -289,7 +305,7 @@ def programme_trend(
         elif profession is not None and 0 < total - filtered < k:
             reason = COMPLEMENT
         # The subscales the round asked, and any its responses scored (a version changed mid-round).
-        keys = set(keys_of.get(instrument_id, ())) | {key for rid, key in sums if rid == round_id}
+        keys = set(keys_of.get(instrument_id, ())) | scored_keys.get(round_id, set())
         for key in sorted(keys):
             cell_sums = sums.get((round_id, key), (0, 0.0, 0.0))
             cell = _cell(group_id, number, key, filtered, cell_sums, k, reason, (number,))

@@ -7,7 +7,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app, render_template, request, url_for
-from flask_babel import format_decimal, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.routing import BuildError
@@ -15,11 +15,17 @@ from werkzeug.routing import BuildError
 from app.accounts.forms import profession_choices
 from app.accounts.models import PROFESSIONS
 from app.extensions import db
+from app.i18n import format_2dp
+from app.pagination import paginate
 from app.permissions import roles_required
 from app.programme.models import Organisation
-from app.timeutil import local_zone
+from app.timeutil import local_today, local_zone
 from app.trends import bp
 from app.trends import programme_queries as queries
+
+
+#: Without dates in the address, the page shows the rounds opened in the last DEFAULT_YEARS years.
+DEFAULT_YEARS = 2
 
 
 @bp.app_template_filter("quarter_label")
@@ -34,7 +40,8 @@ def quarter_label(key: str) -> str:
 def _filters(args, scope: int | None, organisations: list[Organisation]) -> tuple[dict, list[str]]:
     """The page's filters from the query string; a bad value is dropped with a message, never a 500."""
     problems: list[str] = []
-    chosen: dict = {"organisation": scope, "profession": None, "start": None, "end": None, "by": "round"}
+    chosen: dict = {"organisation": scope, "profession": None, "start": None, "end": None, "by": "round",
+                    "recent_only": False}
     org = args.get("organisation", "").strip()
     if org:
         known = {o.id for o in organisations}
@@ -55,6 +62,11 @@ def _filters(args, scope: int | None, organisations: list[Organisation]) -> tupl
                 chosen[key] = date.fromisoformat(value)
             except ValueError:
                 problems.append(_("“%(value)s” is not a date (use YYYY-MM-DD); that limit is ignored.", value=value))
+    if "from" not in args and "until" not in args:
+        # A first visit shows the recent years; the form carries the date, and clearing it shows every round.
+        today = local_today()
+        chosen["start"] = today.replace(year=today.year - DEFAULT_YEARS, day=min(today.day, 28))
+        chosen["recent_only"] = True
     if chosen["start"] and chosen["end"] and chosen["start"] > chosen["end"]:
         problems.append(_("The period ends before it starts; showing the whole period."))
         chosen["start"] = chosen["end"] = None
@@ -82,8 +94,7 @@ def _reason_labels(k: int) -> dict[str, str]:
     }
 
 
-def _number(value: float | None) -> str:
-    return "—" if value is None else format_decimal(value, format="#,##0.00")
+_number = format_2dp
 
 
 def _chart_data(trend: queries.ProgrammeTrend, column_labels: dict) -> dict:
@@ -108,9 +119,14 @@ def programme():
     organisations = list(db.session.scalars(org_query))
     chosen, problems = _filters(request.args, scope, organisations)
     k = current_app.config["MIN_RESPONSES"]
+    # A page of groups at a time (by name): the tables and heat maps stay readable, and the page costs the
+    # same whether the programme has ten groups or a thousand.
+    groups_page = paginate(queries.groups_in_view(scope, chosen["organisation"], chosen["start"], chosen["end"],
+                                                  local_zone()))
     trend = queries.programme_trend(
         scope, organisation_id=chosen["organisation"], profession=chosen["profession"], start=chosen["start"],
         end=chosen["end"], by=chosen["by"], k=k, zone=local_zone(), locale=str(get_locale()),
+        group_ids=list(groups_page.items),
     )
     column_labels = {
         c: (_("Round %(n)s", n=c) if trend.by == "round" else quarter_label(c)) for c in trend.columns
@@ -120,5 +136,5 @@ def programme():
         "trends/programme.html", trend=trend, chosen=chosen, problems=problems, organisations=organisations,
         scoped=scope is not None, professions=professions, column_labels=column_labels,
         reasons=_reason_labels(k), number=_number, chart=_chart_data(trend, column_labels),
-        plotly_url=_plotly_url(),
+        plotly_url=_plotly_url(), groups_page=groups_page,
     )

@@ -41,7 +41,17 @@ def _drops(groups: dict[int, Group], now: datetime, drop: float, k: int, locale:
     """
     if not groups:
         return []
-    trend = programme_trend(None, k=k, closed_by=now, group_ids=list(groups), locale=locale)
+    # Only each group's last two closed rounds are compared: read no others.
+    latest = (
+        sa.select(FeedbackRound.group_id, sa.func.max(FeedbackRound.number).label("number"))
+        .where(FeedbackRound.group_id.in_(list(groups)), _closed(now))
+        .group_by(FeedbackRound.group_id)
+        .subquery("latest_closed")
+    )
+    last_two = sa.select(FeedbackRound.id).join(
+        latest, sa.and_(latest.c.group_id == FeedbackRound.group_id, FeedbackRound.number >= latest.c.number - 1)
+    )
+    trend = programme_trend(None, k=k, closed_by=now, group_ids=list(groups), locale=locale, rounds_among=last_two)
     titles = {s.key: s.title for s in trend.subscales}
     latest: dict[int, int] = {}
     for group_id, number, _key in trend.cells:

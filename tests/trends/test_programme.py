@@ -473,3 +473,39 @@ def test_the_coordinators_home_lists_early_warnings(client, auth, db, org, coord
 def test_the_home_page_has_no_warnings_for_a_member(client, auth, db, member):
     auth.login(member)
     assert "Early warnings" not in page(client.get("/"))
+
+
+# --- the page: recent years first, a page of groups at a time --------------------------------
+
+def test_a_first_visit_shows_the_last_two_years_and_clearing_the_date_shows_all(client, auth, db, org, coordinator,
+                                                                                 instrument):
+    rng = random.Random(3)
+    group = make_group(org, "Long-running group")
+    today = datetime.now(UTC).replace(tzinfo=None)
+    add_round(group, 1, instrument, [random_answers(rng) for _ in range(4)], opens_at=today - timedelta(days=900))
+    add_round(group, 2, instrument, [random_answers(rng) for _ in range(4)], opens_at=today - timedelta(days=30))
+    db.session.commit()
+    auth.login(coordinator)
+    first = page(client.get("/trends"))
+    assert 'id="trend-recent-only"' in first
+    assert chart_of(first)["subscales"][0]["x"] == ["Round 2"]
+    everything = page(client.get("/trends?from=&until="))
+    assert 'id="trend-recent-only"' not in everything
+    assert chart_of(everything)["subscales"][0]["x"] == ["Round 1", "Round 2"]
+
+
+def test_groups_come_a_page_at_a_time_by_name(app, client, auth, db, org, coordinator, instrument):
+    rng = random.Random(5)
+    size = app.config["PAGE_SIZE"]
+    for i in range(size + 3):
+        add_round(make_group(org, f"Group {i:03d}"), 1, instrument, [random_answers(rng) for _ in range(3)],
+                  opens_at=datetime.now(UTC).replace(tzinfo=None) - timedelta(days=10))
+    db.session.commit()
+    auth.login(coordinator)
+    first = page(client.get("/trends"))
+    assert chart_of(first)["subscales"][0]["y"] == [f"Group {i:03d}" for i in range(size)]
+    assert f"of {size + 3}" in first and "page=2" in first
+    second = page(client.get("/trends?page=2"))
+    assert chart_of(second)["subscales"][0]["y"] == [f"Group {i:03d}" for i in range(size, size + 3)]
+    beyond = client.get("/trends?page=99")
+    assert beyond.status_code == 200 and 'id="trend-empty"' in page(beyond)
