@@ -6,6 +6,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
+DEV_SECRET_KEY = "dev-only-not-secret"  # never accepted by Production
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -28,7 +29,7 @@ def _float(name: str, default: float) -> float:
 class Config:
     """Settings shared by every environment; each can be overridden by an environment variable."""
 
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'balint.db'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
 
@@ -147,7 +148,7 @@ class ProductionConfig(Config):
     def check(cls) -> None:
         """Raise RuntimeError when the environment lacks what production needs."""
         secret = os.environ.get("SECRET_KEY", "")
-        if not secret or secret == Config.SECRET_KEY or len(secret) < 16:
+        if not secret or secret == DEV_SECRET_KEY or len(secret) < 16:
             raise RuntimeError("Production needs SECRET_KEY set to a long random value.")
         if not os.environ.get("DATABASE_URL"):
             raise RuntimeError("Production needs DATABASE_URL (e.g. postgresql+psycopg://user@host/db).")

@@ -34,6 +34,25 @@ def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
         create_app("production")
 
 
+@pytest.mark.parametrize(("secret", "starts"), [("a-long-random-production-secret", True),
+                                                ("dev-only-not-secret", False)])
+def test_production_starts_with_its_secrets_set_before_the_process_starts(tmp_path, secret, starts):
+    """As under systemd or gunicorn: the environment exists before config.py is imported."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "FLASK_CONFIG": "production", "SECRET_KEY": secret,
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}"}
+    env.pop("TEST_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", "from app import create_app; create_app()"], env=env,
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120)
+    assert (done.returncode == 0) is starts, done.stderr[-2000:]
+    if not starts:
+        assert "SECRET_KEY" in done.stderr
+
+
 def test_production_refuses_to_start_without_database_url(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
     monkeypatch.delenv("DATABASE_URL", raising=False)
