@@ -133,18 +133,25 @@ def _item_summaries(definition: rules.Definition, response_ids: sa.Select, local
     return summaries
 
 
-def _subscale_summaries(definition: rules.Definition, response_ids: sa.Select, locale: str) -> list[SubscaleSummary]:
-    """Per-response subscale means (reverse-scored items flipped, too-incomplete responses dropped), then their
-    count, sum and sum of squares per subscale — in one statement."""
+def _scoring_rows(definition: rules.Definition) -> list[tuple]:
     rows = []
     for sub in definition.subscales:
         for code in sub.items:
             item = definition.item(code)
             if item is not None and item.is_numeric:
                 rows.append((code, sub.code, len(sub.items), 1 if item.reverse else 0, item.min + item.max))
+    return rows
+
+
+def subscale_sums_by_round(definition: rules.Definition, response_ids: sa.Select) -> dict[tuple[int, str], tuple]:
+    """{(round id, subscale code): (n, sum, sum of squares)} of per-response subscale scores, in one statement.
+
+    Each response's score is the mean of its answered items of the subscale, reverse-scored items flipped
+    (min + max - answer); a response missing more than half of a subscale's items has no score for it.
+    """
+    rows = _scoring_rows(definition)
     if not rows:
-        return [SubscaleSummary(s.code, rules.localised(s.title, locale), 0, None, None, None, None)
-                for s in definition.subscales]
+        return {}
     # The scoring table as a UNION ALL of literal rows (VALUES with column names is not portable to SQLite).
     scoring = sa.union_all(*(
         sa.select(
@@ -160,31 +167,41 @@ def _subscale_summaries(definition: rules.Definition, response_ids: sa.Select, l
     scored = sa.case((scoring.c.flip == 1, scoring.c.min_plus_max - Answer.value), else_=Answer.value)
     per_response = (
         sa.select(
-            Answer.response_id,
+            Response.round_id.label("round_id"),
             scoring.c.subscale.label("subscale"),
             (sa.func.sum(scored) * 1.0 / sa.func.count(Answer.value)).label("score"),
         )
+        .join(Response, Response.id == Answer.response_id)
         .join(scoring, scoring.c.item_code == Answer.item_code)
         .where(Answer.response_id.in_(response_ids), Answer.value.is_not(None))
-        .group_by(Answer.response_id, scoring.c.subscale, scoring.c.size)
-        # A response missing more than half a subscale's items has no score for it.
+        .group_by(Response.round_id, Answer.response_id, scoring.c.subscale, scoring.c.size)
         .having(sa.func.count(Answer.value) * 2 >= scoring.c.size)
         .subquery()
     )
-    sums = {
-        code: (n, total or 0.0, total_sq or 0.0)
-        for code, n, total, total_sq in db.session.execute(
-            sa.select(per_response.c.subscale, sa.func.count(per_response.c.score), sa.func.sum(per_response.c.score),
-                      sa.func.sum(per_response.c.score * per_response.c.score))
-            .group_by(per_response.c.subscale)
+    score = per_response.c.score
+    return {
+        (round_id, code): (int(n), float(total or 0.0), float(total_sq or 0.0))
+        for round_id, code, n, total, total_sq in db.session.execute(
+            sa.select(per_response.c.round_id, per_response.c.subscale, sa.func.count(score), sa.func.sum(score),
+                      sa.func.sum(score * score))
+            .group_by(per_response.c.round_id, per_response.c.subscale)
         )
     }
+
+
+def subscale_summaries(definition: rules.Definition, sums: dict[str, tuple], locale: str) -> list[SubscaleSummary]:
+    """Every subscale of the definition, in its order, from {code: (n, sum, sum of squares)}."""
     out = []
     for sub in definition.subscales:
         n, total, total_sq = sums.get(sub.code, (0, 0.0, 0.0))
-        mean, sd, low, high = summary(n, float(total), float(total_sq))
+        mean, sd, low, high = summary(n, total, total_sq)
         out.append(SubscaleSummary(sub.code, rules.localised(sub.title, locale), n, mean, sd, low, high))
     return out
+
+
+def _subscale_summaries(definition: rules.Definition, response_ids: sa.Select, locale: str) -> list[SubscaleSummary]:
+    sums = {code: value for (_round, code), value in subscale_sums_by_round(definition, response_ids).items()}
+    return subscale_summaries(definition, sums, locale)
 
 
 def _free_text(definition: rules.Definition | None, response_ids: sa.Select, text_filter: str,

@@ -4,15 +4,23 @@ meetings and attendance per group — every number behind the anonymity threshol
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from app.extensions import db
 from app.feedback import rules
-from app.feedback.models import Answer, FeedbackRound, Instrument, Response
-from app.feedback.queries import INTERVIEW_NOTES, SubscaleSummary, round_results
+from app.feedback.models import Answer, FeedbackRound, Instrument, Response, RoundMeeting
+from app.feedback.queries import (
+    INTERVIEW_NOTES,
+    SubscaleSummary,
+    round_results,
+    subscale_summaries,
+    subscale_sums_by_round,
+)
 from app.meetings.models import Attendance
 from app.programme.models import Group, Organisation
 from app.scheduling.models import Meeting
@@ -72,7 +80,7 @@ class ResponseRow:
     text: str | None
 
 
-def _rounds(filters: Filters) -> list[FeedbackRound]:
+def _round_query(filters: Filters) -> sa.Select:
     """The rounds the filters cover, by organisation, group and number."""
     query = (
         sa.select(FeedbackRound)
@@ -88,7 +96,13 @@ def _rounds(filters: Filters) -> list[FeedbackRound]:
         query = query.where(FeedbackRound.opens_at >= filters.since)
     if filters.before is not None:
         query = query.where(FeedbackRound.opens_at < filters.before)
-    return list(db.session.scalars(query))
+    return query
+
+
+def _rounds(filters: Filters) -> list[FeedbackRound]:
+    return list(db.session.scalars(_round_query(filters).options(
+        so.joinedload(FeedbackRound.group).joinedload(Group.organisation), so.joinedload(FeedbackRound.instrument),
+    )))
 
 
 def _instrument(feedback_round: FeedbackRound) -> Instrument | None:
@@ -128,8 +142,61 @@ def aggregate_row(feedback_round: FeedbackRound, k: int, locale: str) -> Aggrega
 
 
 def aggregate_rows(filters: Filters, k: int, locale: str = "en") -> list[AggregateRow]:
-    """One row per round the filters cover."""
-    return [aggregate_row(r, k, locale) for r in _rounds(filters)]
+    """One row per round the filters cover, as aggregate_row gives it — in a fixed number of statements.
+
+    Rounds, eligible members per round, responses per round, then per instrument version the subscale
+    sums of every covered round at once (a round without a fixed version is read on its own).
+    """
+    rounds = _rounds(filters)
+    if not rounds:
+        return []
+    round_ids = _round_query(filters).with_only_columns(FeedbackRound.id).order_by(None)
+    eligible = dict(db.session.execute(
+        sa.select(RoundMeeting.round_id, sa.func.count(sa.distinct(Attendance.user_id)))
+        .join(Attendance, Attendance.meeting_id == RoundMeeting.meeting_id)
+        .where(RoundMeeting.round_id.in_(round_ids), Attendance.status == "present")
+        .group_by(RoundMeeting.round_id)
+    ).all())
+    responses = dict(db.session.execute(
+        sa.select(Response.round_id, sa.func.count()).where(Response.round_id.in_(round_ids))
+        .group_by(Response.round_id)
+    ).all())
+    sums: dict[int, dict[str, tuple]] = defaultdict(dict)
+    for instrument in {r.instrument for r in rounds if r.instrument is not None}:
+        for (round_id, code), value in subscale_sums_by_round(
+            rules.definition_from_dict(instrument.definition),
+            sa.select(Response.id).join(FeedbackRound, FeedbackRound.id == Response.round_id)
+            .where(FeedbackRound.id.in_(round_ids), FeedbackRound.instrument_id == instrument.id),
+        ).items():
+            sums[round_id][code] = value
+    rows = []
+    for feedback_round in rounds:
+        if feedback_round.instrument is None:  # no version fixed: read as the results page reads it
+            rows.append(aggregate_row(feedback_round, k, locale))
+            continue
+        definition = rules.definition_from_dict(feedback_round.instrument.definition)
+        n_eligible, n_responses = eligible.get(feedback_round.id, 0), responses.get(feedback_round.id, 0)
+        suppressed = n_responses < k
+        rows.append(_row(feedback_round, feedback_round.instrument, "all", suppressed, n_eligible, n_responses,
+                         [] if suppressed else subscale_summaries(definition, sums[feedback_round.id], locale),
+                         definition))
+    return rows
+
+
+def _row(feedback_round: FeedbackRound, instrument: Instrument | None, source: str, suppressed: bool, eligible: int,
+         responses: int, subscales: list[SubscaleSummary], definition: rules.Definition | None) -> AggregateRow:
+    group = feedback_round.group
+    return AggregateRow(
+        group_id=group.id, group=group.name, organisation=group.organisation.name,
+        round_number=feedback_round.number, opened=feedback_round.opens_at, closed=feedback_round.closed_at,
+        instrument_code=instrument.code if instrument else None,
+        instrument_version=instrument.version if instrument else None,
+        source=source, suppressed=suppressed,
+        eligible=None if suppressed else eligible,
+        responses=None if suppressed else responses,
+        participation=None if suppressed or not eligible else responses / eligible,
+        subscales=subscales, ranges=subscale_ranges(definition) if definition else {},
+    )
 
 
 def response_rows(filters: Filters, k: int, locale: str = "en", notes_label: str = "Interview notes"

@@ -367,3 +367,41 @@ def test_the_nav_links_exports_and_report_for_coordinators_only(client, auth, db
     auth.logout()
     auth.login(member)
     assert 'href="/reports/quarter"' not in client.get("/").get_data(as_text=True)
+
+
+def _statements(run) -> int:
+    from app.extensions import db as _db
+
+    seen = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(_db.engine, "before_cursor_execute", note)
+    try:
+        result = run()
+    finally:
+        sa.event.remove(_db.engine, "before_cursor_execute", note)
+    return len(seen), result
+
+
+def test_aggregate_rows_are_the_per_round_rows_in_a_fixed_number_of_statements(db, feedback_round, crew, group):
+    answer(db, feedback_round, crew[:5])
+    few, rows = _statements(lambda: eq.aggregate_rows(eq.Filters(), k=3))
+    assert rows == [eq.aggregate_row(feedback_round, 3, "en")]
+    # Twelve more rounds (some below k) with responses written straight to the database.
+    for number in range(2, 14):
+        extra = FeedbackRound(group_id=group.id, number=number, opens_at=feedback_round.opens_at + timedelta(
+            days=number), closes_at=feedback_round.closes_at + timedelta(days=number), status="closed",
+            instrument_id=feedback_round.instrument_id)
+        db.session.add(extra)
+        db.session.flush()
+        for i in range(number % 5):
+            db.session.add(Response(round_id=extra.id, instrument_id=extra.instrument_id, answers=[
+                Answer(item_code="a1", value=1 + (i + number) % 5), Answer(item_code="a2", value=1 + i % 5)]))
+    db.session.commit()
+    many, rows = _statements(lambda: eq.aggregate_rows(eq.Filters(), k=3))
+    assert many == few and len(rows) == 13
+    rounds = db.session.scalars(sa.select(FeedbackRound).order_by(FeedbackRound.number)).all()
+    assert rows == [eq.aggregate_row(r, 3, "en") for r in rounds]
+    assert [r.suppressed for r in rows[1:]] == [(n % 5) < 3 for n in range(2, 14)]
