@@ -23,7 +23,6 @@ from app.timeutil import local_today, local_zone
 from app.trends import bp
 from app.trends import programme_queries as queries
 
-
 #: Without dates in the address, the page shows the rounds opened in the last DEFAULT_YEARS years.
 DEFAULT_YEARS = 2
 
