@@ -45,7 +45,8 @@ class Server:
         self.log = open(os.devnull, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--worker-class", "gthread", "--threads", str(threads), "--timeout", "60", "--graceful-timeout", "1", "--preload",
+             "--worker-class", "gthread", "--threads", str(threads), "--timeout", "60", "--graceful-timeout", "1",
+             "--preload",
              "tests.gunicorn_server:wsgi_app()"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
