@@ -73,7 +73,8 @@
       margin: { t: 40 },
       height: Math.max(260, 40 * sub.y.length + 120),
     };
-    window.Plotly.react(chart, [trace], layout, { responsive: true, displaylogo: false });
+    // showSendToCloud: no "Share chart" button, which would upload the figures to Plotly Cloud.
+    window.Plotly.react(chart, [trace], layout, { responsive: true, displaylogo: false, showSendToCloud: false });
   }
 
   switcher.addEventListener("change", function () {

@@ -17,7 +17,8 @@
   const x = rounds.map((r) => r.number);
   const fixed = (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(2));
   const pct = (v) => (v === null || v === undefined ? "—" : Math.round(v * 100) + "%");
-  const config = { responsive: true, displaylogo: false };
+  // No "Share chart" button: plotly.js would upload the figures to Plotly Cloud, and they stay in the hospital.
+  const config = { responsive: true, displaylogo: false, showSendToCloud: false };
 
   // A dotted vertical line before each round whose instrument version differs from the round before.
   const versionMarks = rounds
