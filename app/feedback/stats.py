@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import math
 
-from scipy import stats as _scipy_stats
+# scipy.special holds the t quantile function that scipy.stats.t.ppf calls, without loading all of scipy.stats
+# (~40 MB more in every worker).
+from scipy.special import stdtrit
 
 CONFIDENCE = 0.95
 
@@ -13,7 +15,7 @@ CONFIDENCE = 0.95
 @functools.lru_cache(maxsize=4096)
 def t_critical(df: int) -> float:
     """The two-sided 95% critical value of Student's t with `df` degrees of freedom (scipy, remembered)."""
-    return float(_scipy_stats.t.ppf(1 - (1 - CONFIDENCE) / 2, df))
+    return float(stdtrit(df, 1 - (1 - CONFIDENCE) / 2))
 
 
 def summary(n: int, total: float, total_sq: float) -> tuple[float | None, float | None, float | None, float | None]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-
-from scipy import stats as _scipy_stats
+from statistics import NormalDist
 
 CONFIDENCE = 0.95
 
@@ -35,5 +34,5 @@ def hedges_g(n1: int, m1: float, s1: float, n2: int, m2: float, s2: float) -> tu
     j = 1 - 3 / (4 * (n1 + n2) - 9)
     g = j * (m2 - m1) / sp
     variance = (n1 + n2) / (n1 * n2) + g * g / (2 * (n1 + n2))
-    half = float(_scipy_stats.norm.ppf(1 - (1 - CONFIDENCE) / 2)) * math.sqrt(variance)
+    half = NormalDist().inv_cdf(1 - (1 - CONFIDENCE) / 2) * math.sqrt(variance)
     return g, g - half, g + half

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
@@ -48,3 +48,13 @@ def test_the_interval_widens_as_the_t_distribution_demands_for_small_n():
     small = summary(3, 9, 29)  # values 2, 3, 4
     assert small[1] == pytest.approx(1.0)
     assert small[3] - small[0] == pytest.approx(4.302652729911275 / 3 ** 0.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=100_000))
+def test_the_t_critical_value_is_scipy_stats_own(df):
+    from scipy import stats as scipy_stats
+
+    from app.feedback.stats import t_critical
+
+    assert t_critical(df) == pytest.approx(float(scipy_stats.t.ppf(0.975, df)), rel=1e-12)
