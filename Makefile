@@ -30,10 +30,15 @@ run: install
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check app tests config.py wsgi.py
+	$(BIN)/ruff check app tests bench config.py wsgi.py
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The benchmark (not part of `make test`): needs wrk (Debian package) and, for the city scale, PostgreSQL.
+bench: install
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 extract-messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o messages.pot --no-location --omit-header . >/dev/null

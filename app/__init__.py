@@ -145,6 +145,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(meetings_bp)
     app.register_blueprint(feedback_bp)
     app.register_blueprint(trends_bp)
+    if app.config.get("BENCH_ENDPOINTS"):
+        from app.main.floors import bp as floors_bp
+
+        app.register_blueprint(floors_bp)
 
     from app.extensions import api, csrf
     from app.permissions import public
@@ -194,7 +198,9 @@ def register_template_helpers(app: Flask) -> None:
     """Values every template may use."""
     from flask_babel import get_locale
 
-    from app.i18n import LANGUAGE_NAMES, html_lang
+    from app.i18n import LANGUAGE_NAMES, dateformat_filter, html_lang
+
+    app.jinja_env.filters["dateformat"] = dateformat_filter
 
     @app.context_processor
     def inject_language():

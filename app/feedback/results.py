@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_percent, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -17,7 +17,7 @@ from app.extensions import db
 from app.feedback import bp, interviews, queries, review, rules, services
 from app.feedback.models import FeedbackRound, Response
 from app.feedback.responses import InvalidAnswers, problem_message, round_instrument
-from app.i18n import format_2dp
+from app.i18n import format_2dp, format_pct
 from app.permissions import coordinates_org, get_or_404, leads_group, roles_required
 from app.timeutil import utcnow
 
@@ -54,7 +54,7 @@ def round_results(round_id):
     )
     return render_template(
         "feedback/results.html", round=feedback_round, group=feedback_round.group, results=results,
-        coordinator=coordinator, number=_number, percent=lambda v: "—" if v is None else format_percent(v),
+        coordinator=coordinator, number=_number, percent=format_pct,
         source_labels=_source_labels(), may_interview=feedback_round.mode == "interview",
     )
 

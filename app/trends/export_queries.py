@@ -101,7 +101,9 @@ def _round_query(filters: Filters) -> sa.Select:
 
 def _rounds(filters: Filters) -> list[FeedbackRound]:
     return list(db.session.scalars(_round_query(filters).options(
-        so.joinedload(FeedbackRound.group).joinedload(Group.organisation), so.joinedload(FeedbackRound.instrument),
+        so.joinedload(FeedbackRound.group).joinedload(Group.organisation),
+        # selectin: each instrument (and its large JSON definition) is read once, not once per round
+        so.selectinload(FeedbackRound.instrument),
     )))
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_percent, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -17,7 +17,7 @@ from app.audit.services import record_action
 from app.csvutil import csv_text, safe_cell
 from app.extensions import db
 from app.feedback import rules
-from app.i18n import format_2dp
+from app.i18n import format_2dp, format_pct
 from app.permissions import coordinates_org, roles_required
 from app.programme.models import Group
 from app.timeutil import local_today, local_zone
@@ -266,8 +266,7 @@ def bar_chart(title: str, values: list[tuple[str, float | None, str, float | Non
 _number = format_2dp
 
 
-def _percent(value: float | None) -> str:
-    return "—" if value is None else format_percent(value)
+_percent = format_pct
 
 
 def _charts(groups: list[eq.GroupQuarter]) -> tuple[list[Chart], dict[int, list[Chart]]]:

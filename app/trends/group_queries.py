@@ -172,7 +172,7 @@ def _rounds(group: Group) -> list[FeedbackRound]:
     return list(db.session.scalars(
         sa.select(FeedbackRound)
         .where(FeedbackRound.group_id == group.id)
-        .options(so.joinedload(FeedbackRound.instrument), so.lazyload(FeedbackRound.round_meetings))
+        .options(so.selectinload(FeedbackRound.instrument), so.lazyload(FeedbackRound.round_meetings))
         .order_by(FeedbackRound.number)
     ).unique())
 

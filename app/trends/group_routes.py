@@ -7,9 +7,9 @@ import json
 
 import plotly
 from flask import Response, current_app, jsonify, render_template, request
-from flask_babel import format_percent, get_locale
+from flask_babel import get_locale
 
-from app.i18n import format_2dp
+from app.i18n import format_2dp, format_pct
 from app.permissions import get_group_or_403, public, roles_required
 from app.trends import bp, group_queries
 
@@ -28,8 +28,7 @@ def _plotly_js() -> str:
 _number = format_2dp
 
 
-def _percent(value: float | None) -> str:
-    return "—" if value is None else format_percent(value)
+_percent = format_pct
 
 
 def _trend(group):
