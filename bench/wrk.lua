@@ -1,0 +1,31 @@
+-- wrk script for make bench: replays the prepared requests (method, path, cookie, body; tab-separated),
+-- one line after another, and prints the figures as one JSON line when done.
+local requests = {}
+local index = 0
+
+function init(args)
+  for line in io.lines(args[1]) do
+    local method, path, cookie, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+    local headers = {["User-Agent"] = "balint-bench"}
+    if cookie ~= "" then headers["Cookie"] = cookie end
+    if method == "POST" then
+      headers["Content-Type"] = "application/x-www-form-urlencoded"
+    else
+      body = nil
+    end
+    table.insert(requests, wrk.format(method, path, headers, body))
+  end
+end
+
+function request()
+  index = index + 1
+  return requests[((index - 1) % #requests) + 1]
+end
+
+function done(summary, latency, _)
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "errors_status": %d, ' ..
+    '"errors_connect": %d, "errors_read": %d, "errors_timeout": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    summary.errors.status, summary.errors.connect, summary.errors.read, summary.errors.timeout))
+end
