@@ -103,3 +103,14 @@ def test_demo_logins_work_with_the_demo_password(app, db, client):
     app.test_cli_runner().invoke(args=["demo"])
     response = client.post("/login", data={"email": "leader@demo.test", "password": "balint-demo"})
     assert response.status_code == 302
+
+
+def test_postgresql_connections_plan_for_solid_state_storage(app, db):
+    pg = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    assert "-c random_page_cost=1.1" in pg.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"]
+    assert pg.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"]
+    off = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+                                 "PG_RANDOM_PAGE_COST": ""})
+    assert "connect_args" not in off.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    if db.engine.dialect.name == "postgresql":  # the suite's own connections carry it too
+        assert db.session.execute(sa.text("SHOW random_page_cost")).scalar() == "1.1"

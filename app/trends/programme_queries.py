@@ -181,28 +181,35 @@ def _scoring_subquery(rows: list[tuple]) -> sa.Subquery:
     )).subquery("scoring")
 
 
-def _subscale_sums(round_ids: sa.Select, rows: list[tuple], profession: str | None) -> dict[tuple[int, str], tuple]:
+def _subscale_sums(round_ids: list[int], rows: list[tuple], profession: str | None) -> dict[tuple[int, str], tuple]:
     """{(round id, subscale key): (n, sum, sum of squares)} of per-response subscale scores, in one statement."""
     scoring = _scoring_subquery(rows)
-    # DOMAIN.md: a reverse-scored item on a min..max scale scores min + max - answer.
-    scored = sa.case((scoring.c.flip == 1, scoring.c.min_plus_max - Answer.value), else_=Answer.value)
-    per_response = (
-        sa.select(
-            Response.round_id.label("round_id"),
-            scoring.c.subscale.label("subscale"),
-            (sa.func.sum(scored) * 1.0 / sa.func.count(Answer.value)).label("score"),
-        )
-        .select_from(Answer)
-        .join(Response, Response.id == Answer.response_id)
-        .join(scoring, sa.and_(scoring.c.instrument_id == Response.instrument_id,
-                               scoring.c.item_code == Answer.item_code))
+    # The answers of the rounds in view first (responses by round, then answers by response: both indexed),
+    # materialised so that PostgreSQL does not start from the scoring table and scan every answer per item.
+    picked = (
+        sa.select(Response.round_id, Response.instrument_id, Response.profession, Answer.response_id,
+                  Answer.item_code, Answer.value)
+        .join(Answer, Answer.response_id == Response.id)
         .where(Response.round_id.in_(round_ids), Answer.value.is_not(None))
-        .group_by(Response.round_id, Answer.response_id, scoring.c.subscale, scoring.c.size)
-        # A response missing more than half a subscale's items has no score for it.
-        .having(sa.func.count(Answer.value) * 2 >= scoring.c.size)
     )
     if profession is not None:
-        per_response = per_response.where(Response.profession == profession)
+        picked = picked.where(Response.profession == profession)
+    picked = picked.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+    # DOMAIN.md: a reverse-scored item on a min..max scale scores min + max - answer.
+    scored = sa.case((scoring.c.flip == 1, scoring.c.min_plus_max - picked.c.value), else_=picked.c.value)
+    per_response = (
+        sa.select(
+            picked.c.round_id.label("round_id"),
+            scoring.c.subscale.label("subscale"),
+            (sa.func.sum(scored) * 1.0 / sa.func.count(picked.c.value)).label("score"),
+        )
+        .select_from(picked)
+        .join(scoring, sa.and_(scoring.c.instrument_id == picked.c.instrument_id,
+                               scoring.c.item_code == picked.c.item_code))
+        .group_by(picked.c.round_id, picked.c.response_id, scoring.c.subscale, scoring.c.size)
+        # A response missing more than half a subscale's items has no score for it.
+        .having(sa.func.count(picked.c.value) * 2 >= scoring.c.size)
+    )
     per_response = per_response.subquery("per_response")
     score = per_response.c.score
     return {
@@ -262,6 +269,9 @@ def programme_trend(
     ).all()
     if not rounds:
         return trend
+    # From here on the rounds are named by id: the planner then knows how few they are and reads their
+    # responses and answers through the indexes instead of scanning every answer of the programme.
+    round_ids = [r.id for r in rounds]
     # 2. The instrument versions the rounds asked and the responses answered.
     asked = {r.instrument_id for r in rounds if r.instrument_id is not None}
     definitions = {
