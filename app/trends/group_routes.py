@@ -7,9 +7,9 @@ import json
 
 import plotly
 from flask import Response, current_app, jsonify, render_template, request
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 
-from app.i18n import format_2dp, format_pct
+from app.i18n import format_2dp, format_day, format_pct
 from app.permissions import get_group_or_403, public, roles_required
 from app.trends import bp, group_queries
 
@@ -41,13 +41,39 @@ def _trend(group):
     )
 
 
+def _row_texts(trend) -> tuple[dict, list]:
+    """Each round's and held meeting's printed figures, formatted once (every subscale table repeats them)."""
+    from app.scheduling.services import local_date
+
+    of_eligible = gettext("%(n)s of %(eligible)s")
+    of_expected = gettext("%(present)s of %(expected)s")
+    rounds = {
+        r.number: {
+            "opened": format_day(local_date(r.opens_at)),
+            "responses": of_eligible % {"n": r.n, "eligible": r.eligible},
+            "participation": format_pct(r.participation),
+            "present": of_expected % {"present": r.present, "expected": r.expected},
+            "attendance_rate": format_pct(r.attendance_rate),
+        }
+        for r in trend.rounds
+    }
+    meetings = [
+        (format_day(local_date(m.started_at)), m.round_number or "—",
+         of_expected % {"present": m.present, "expected": m.expected}, format_pct(m.rate))
+        for m in trend.meetings
+    ]
+    return rounds, meetings
+
+
 @bp.route("/groups/<int:group_id>/trends", endpoint="group")
 @roles_required("leader", "coordinator")
 def group_trends(group_id):
     """A group's trends for its leaders and coordinators: chart and table of every round."""
     group = get_group_or_403(group_id, need="lead")
     trend = _trend(group)
-    return render_template("trends/group.html", group=group, trend=trend,
+    round_texts, meeting_rows = _row_texts(trend)
+    return render_template("trends/group.html", group=group, trend=trend, round_texts=round_texts,
+                           meeting_rows=meeting_rows,
                            chart_json=json.dumps(group_queries.chart_data(trend)),
                            plotly_version=plotly.__version__, number=_number, percent=_percent)
 
