@@ -18,7 +18,10 @@ def safe_next(target: str | None) -> str | None:
     """The `next` target when it stays on this site (a relative path), else None."""
     if not target:
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # not an address at all ("//[", a host Python refuses to split): stay home
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
@@ -174,10 +177,12 @@ def _personal_feed_url() -> str:
     """The user's private calendar address, made (and saved) on the first visit."""
     from app.scheduling.calendars import personal_feed
     from app.scheduling.feeds import feed_url
+    from app.sqlite import write_after_read
 
     if request.method == "POST":
         db.session.rollback()  # a refused form saves nothing, and the commit below must not save it either
-    feed = personal_feed(current_user)
+    with write_after_read():  # on a GET, a write transaction of its own
+        feed = personal_feed(current_user)
     db.session.commit()
     return feed_url(feed)
 

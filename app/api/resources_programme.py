@@ -37,11 +37,16 @@ def visible_groups(user: User) -> sa.Select:
 
 def _group_out(group: Group) -> dict:
     """The group's fields and its calendar address (the feed is made on first use)."""
-    from app.scheduling.calendars import group_feed
+    from app.scheduling.calendars import existing_group_feed, group_feed
     from app.scheduling.feeds import feed_url
+    from app.sqlite import write_after_read
 
     out = {key: getattr(group, key) for key in GROUP_OUT}
-    out["calendar_url"] = feed_url(group_feed(group, current_api_user._get_current_object()))
+    feed = existing_group_feed(group)
+    if feed is None:
+        with write_after_read():
+            feed = group_feed(group, current_api_user._get_current_object())
+    out["calendar_url"] = feed_url(feed)
     return out
 
 

@@ -20,6 +20,7 @@ from app.feedback import rules
 from app.i18n import format_2dp, format_pct
 from app.permissions import coordinates_org, roles_required
 from app.programme.models import Group
+from app.sqlite import write_after_read
 from app.timeutil import local_today, local_zone
 from app.trends import bp
 from app.trends import export_queries as eq
@@ -144,8 +145,8 @@ def _items_sheet(filters: eq.Filters) -> tuple[str, list, list]:
 
 
 def _audit_and_commit(kind: str, fmt: str, record: dict, count: int) -> None:
-    record_action(current_user, "export", None, kind=kind, format=fmt, filters=record, rows=count)
-    db.session.commit()
+    with write_after_read():  # an export is a GET that writes its audit entry
+        record_action(current_user, "export", None, kind=kind, format=fmt, filters=record, rows=count)
 
 
 def _refuse(message: str):
