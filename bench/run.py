@@ -354,6 +354,8 @@ def wrk(url: str, requests_file: Path, connections: int, duration: float) -> dic
         "p50": result["p50_us"] / 1000, "p95": result["p95_us"] / 1000,
         "failed": result["errors_status"] + result["errors_connect"] + result["errors_read"]
         + result["errors_timeout"], "requests": result["requests"],
+        "detail": {k: result[k] for k in ("status_4xx", "status_5xx", "errors_connect", "errors_read",
+                                          "errors_timeout") if result[k]},
     }
 
 
@@ -553,9 +555,14 @@ def report(results: list[dict], duration: float) -> str:
                 targets.append((f"p95 ≤ {ep.trend_target_ms:g} ms", single["p95"] <= ep.trend_target_ms))
             targets.append(("queries equal", small == full))
             target = "; ".join(f"{name} {'✅' if ok else '❌'}" for name, ok in targets)
+            failed = single["failed"] + loaded["failed"]
+            if failed:
+                detail = {k: single["detail"].get(k, 0) + loaded["detail"].get(k, 0)
+                          for k in {*single["detail"], *loaded["detail"]}}
+                failed = f"{failed} ({', '.join(f'{k} {v}' for k, v in sorted(detail.items()))})"
             out.append(f"| {ep.label} | {loaded['rps']:.1f} | {ratio:.2f} | {single['p50']:.1f} | "
                        f"{single['p95']:.1f} | {loaded['p95']:.1f} | {sql} | {small} | {full} | "
-                       f"{single['failed'] + loaded['failed']} | {target} |")
+                       f"{failed} | {target} |")
         rss = ", ".join(f"{v:.0f} MB" for v in r["rss"])
         ok = all(v < WORKER_RSS_MB for v in r["rss"])
         out += ["", f"Workers' peak resident memory (VmHWM): {rss} — target < {WORKER_RSS_MB} MB each "

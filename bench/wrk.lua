@@ -2,6 +2,12 @@
 -- one line after another, and prints the figures as one JSON line when done.
 local requests = {}
 local index = 0
+local threads = {}
+client_errors, server_errors = 0, 0  -- per thread (globals, so done() can read them)
+
+function setup(thread)
+  table.insert(threads, thread)
+end
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -17,15 +23,28 @@ function init(args)
   end
 end
 
+function response(status, _, _)
+  if status >= 500 then
+    server_errors = server_errors + 1
+  elseif status >= 400 then
+    client_errors = client_errors + 1
+  end
+end
+
 function request()
   index = index + 1
   return requests[((index - 1) % #requests) + 1]
 end
 
 function done(summary, latency, _)
+  local c4, c5 = 0, 0
+  for _, thread in ipairs(threads) do
+    c4 = c4 + thread:get("client_errors")
+    c5 = c5 + thread:get("server_errors")
+  end
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "errors_status": %d, ' ..
-    '"errors_connect": %d, "errors_read": %d, "errors_timeout": %d}\n',
+    '"errors_connect": %d, "errors_read": %d, "errors_timeout": %d, "status_4xx": %d, "status_5xx": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
-    summary.errors.status, summary.errors.connect, summary.errors.read, summary.errors.timeout))
+    summary.errors.status, summary.errors.connect, summary.errors.read, summary.errors.timeout, c4, c5))
 end
