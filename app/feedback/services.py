@@ -25,11 +25,13 @@ ROUND_CLOSING = "round_closing"
 
 def uncovered_held_meeting_ids(group_id: int) -> list[int]:
     """The group's held meetings that no round covers yet, oldest first."""
-    covered = sa.select(RoundMeeting.meeting_id)
+    # NOT EXISTS (an anti-join on the unique meeting_id) rather than NOT IN over every covered meeting of the
+    # programme, which PostgreSQL reads in full.
+    covered = sa.select(RoundMeeting.id).where(RoundMeeting.meeting_id == Meeting.id).exists()
     return list(
         db.session.scalars(
             sa.select(Meeting.id)
-            .where(Meeting.group_id == group_id, Meeting.status == "held", Meeting.id.not_in(covered))
+            .where(Meeting.group_id == group_id, Meeting.status == "held", ~covered)
             .order_by(Meeting.starts_at, Meeting.id)
         )
     )
