@@ -56,6 +56,9 @@ class Config:
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 2)
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 19456)
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 1)
+    # Blocks of this many bytes or more go back to the system when freed (glibc; 0 leaves malloc alone):
+    # otherwise every thread that once checked a password keeps argon2's working memory (app/memory.py).
+    MALLOC_MMAP_THRESHOLD = _int("MALLOC_MMAP_THRESHOLD", 1024 * 1024)
     INVITE_MAX_AGE = timedelta(days=_int("INVITE_MAX_AGE_DAYS", 7))
     RESET_MAX_AGE = timedelta(hours=_int("RESET_MAX_AGE_HOURS", 2))
 

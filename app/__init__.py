@@ -28,6 +28,10 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.config.update(overrides or {})
     os.makedirs(app.instance_path, exist_ok=True)
 
+    if app.config.get("MALLOC_MMAP_THRESHOLD"):
+        from app.memory import set_mmap_threshold
+
+        set_mmap_threshold(int(app.config["MALLOC_MMAP_THRESHOLD"]))
     register_extensions(app)
     register_url_converters(app)
     register_blueprints(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import sqlalchemy as sa
@@ -24,13 +25,37 @@ RESET = "reset"
 
 # --- passwords -------------------------------------------------------------------------------
 
-def _hasher() -> PasswordHasher:
+#: Password hashes computed at once in this process. Each holds ARGON2_MEMORY_COST KiB, and the C allocator
+#: keeps what each thread once used: with one at a time, a worker's memory stays put whatever the log-in rush.
+#: argon2 uses one core per lane, so with two workers both cores still hash.
+_HASHING = threading.BoundedSemaphore(1)
+
+
+class _OneAtATime:
+    """argon2's PasswordHasher, computing one hash at a time per process."""
+
+    def __init__(self, hasher: PasswordHasher):
+        self._hasher = hasher
+
+    def hash(self, password: str) -> str:
+        with _HASHING:
+            return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        with _HASHING:
+            return self._hasher.verify(password_hash, password)
+
+    def check_needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+def _hasher() -> _OneAtATime:
     cfg = current_app.config
-    return PasswordHasher(
+    return _OneAtATime(PasswordHasher(
         time_cost=cfg["ARGON2_TIME_COST"],
         memory_cost=cfg["ARGON2_MEMORY_COST"],
         parallelism=cfg["ARGON2_PARALLELISM"],
-    )
+    ))
 
 
 def check_password_strength(password: str) -> None:

@@ -1,0 +1,31 @@
+"""Large freed blocks go back to the system (glibc): the mallopt call is accepted here."""
+
+import threading
+
+from app.memory import set_mmap_threshold
+
+
+def test_glibc_accepts_a_fixed_mmap_threshold_and_nothing_is_asked_for_zero():
+    assert set_mmap_threshold(1024 * 1024) is True
+    assert set_mmap_threshold(0) is False
+
+
+def test_a_password_waits_while_another_is_being_hashed(app):
+    from app.accounts import services
+
+    done = threading.Event()
+
+    def hash_one():
+        with app.app_context():
+            services._hasher().hash("correct horse battery")
+        done.set()
+
+    services._HASHING.acquire()  # as if another thread were hashing
+    try:
+        thread = threading.Thread(target=hash_one)
+        thread.start()
+        assert not done.wait(0.5)
+    finally:
+        services._HASHING.release()
+    assert done.wait(10)
+    thread.join()
