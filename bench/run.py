@@ -49,7 +49,8 @@ USER_AGENT = "balint-bench"
 SCALES = {
     "hospital": {"url": f"sqlite:///{DATA / 'hospital.db'}", "small_url": f"sqlite:///{DATA / 'hospital-small.db'}"},
     "city": {"url": os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench"),
-             "small_url": os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench")},
+             "small_url": os.environ.get("BENCH_PG_SMALL_URL",
+                                         "postgresql+psycopg://postgres@127.0.0.1:5432/bench_small")},
 }
 #: The targets of the issue, checked in the printed table.
 AUTH_RATIO_TARGET = 0.5
