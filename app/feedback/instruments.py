@@ -103,6 +103,8 @@ def _load(text: str, filename: str) -> tuple[Any, dict[FieldPath, int], list[tup
         except json.JSONDecodeError as exc:
             raise InstrumentError([_line_message(exc.lineno, _("not valid JSON (%(problem)s, column %(col)s).",
                                                                 problem=exc.msg, col=exc.colno))]) from None
+        except ValueError:  # not JSONDecodeError: a number of thousands of digits, which Python will not read
+            raise InstrumentError([_too_many_digits()]) from None
         try:
             lines, duplicates = _line_map(text)
         except yaml.YAMLError:  # valid JSON that the YAML reader does not take: field paths only
@@ -121,7 +123,14 @@ def _load(text: str, filename: str) -> tuple[Any, dict[FieldPath, int], list[tup
         raise InstrumentError([_line_message(mark.line + 1 if mark else None, problem)]) from None
     except yaml.YAMLError as exc:
         raise InstrumentError([_("Not valid YAML (%(problem)s).", problem=str(exc))]) from None
+    except ValueError:  # a number of thousands of digits, which Python will not read
+        raise InstrumentError([_too_many_digits()]) from None
     return data, lines, duplicates
+
+
+def _too_many_digits() -> str:
+    """Python refuses to read an integer of more than 4300 digits (a ValueError): say so instead of failing."""
+    return _("The file holds a number with too many digits.")
 
 
 # --- checking it -----------------------------------------------------------------------------

@@ -39,6 +39,8 @@ def _text_answers(feedback_round: FeedbackRound) -> list[Answer]:
 
 def find_text(feedback_round: FeedbackRound, ref: str) -> Answer | None:
     """The round's free-text answer behind a reference made by `text_ref`, or None."""
+    if not isinstance(ref, str) or not ref.isascii():  # compare_digest refuses other text (a TypeError)
+        return None
     for answer in _text_answers(feedback_round):
         if hmac.compare_digest(text_ref(answer.response_id, answer.item_code), ref):
             return answer

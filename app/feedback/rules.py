@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +213,11 @@ def definition_to_dict(definition: Definition) -> dict:
 # --- scoring ---------------------------------------------------------------------------------
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")  # one sign at most, ASCII digits only
+_MAX_DIGITS = 18
+_BEYOND_EVERY_SCALE = 10**_MAX_DIGITS  # what an answer of more digits counts as: out of range on every scale
+
+
 def _as_int(answer: Any) -> int | None:
     """The answer as an integer, or None when it is not one (booleans and fractions are not)."""
     if isinstance(answer, bool):
@@ -220,7 +226,9 @@ def _as_int(answer: Any) -> int | None:
         return answer
     if isinstance(answer, str):
         stripped = answer.strip()
-        if stripped.lstrip("+-").isdigit() and stripped.isascii():
+        if _INTEGER.fullmatch(stripped):
+            if len(stripped.lstrip("+-").lstrip("0")) > _MAX_DIGITS:  # int() refuses past 4300 digits
+                return -_BEYOND_EVERY_SCALE if stripped.startswith("-") else _BEYOND_EVERY_SCALE
             return int(stripped)
     return None
 

@@ -1,6 +1,9 @@
 """Error pages and JSON errors: every failure answers with a clear, translated message, never a 500 page of a stack."""
 
+import json
+
 from flask import jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -64,8 +67,28 @@ def _has_nul() -> bool:
     return any("\x00" in v for v in values)
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that two kinds of document are invalid JSON (a ValueError, so `request.get_json()`
+    answers 400 and `get_json(silent=True)` None): one nested too deeply to read (a RecursionError, a 500),
+    and one holding a lone surrogate (JSON may spell "\\ud800", but it is no text: once stored, every page
+    that shows it fails to encode)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            data = super().loads(s, **kwargs)
+            text = s.decode("utf-8", "replace") if isinstance(s, bytes | bytearray) else s
+            if "\\ud" in text.lower():
+                json.dumps(data, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError: a lone surrogate
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+        except UnicodeEncodeError as exc:
+            raise ValueError("JSON holds a lone surrogate") from exc
+        return data
+
+
 def register(app) -> None:
     """Install the handlers on the app."""
+    app.json = JSONProvider(app)
 
     @app.before_request
     def refuse_nul_characters():

@@ -295,6 +295,37 @@ def test_autosave_keeps_the_draft_and_says_401_when_the_session_has_ended(client
     assert response.json["login"] == f"/login?next=/rounds/{the_round.id}/answer"
 
 
+def test_autosave_refuses_answers_nested_too_deeply_to_read(client, auth, the_round, member):
+    """Found by fuzzing: a deeply nested JSON body raised RecursionError in the JSON reader (a 500)."""
+    auth.login(member)
+    response = client.post(f"/rounds/{the_round.id}/draft", data='{"answers": ' + "[" * 5000,
+                           content_type="application/json")
+    assert response.status_code == 400 and response.json["detail"] == "The answers could not be read."
+    assert answering.get_draft(member, the_round) == {}
+
+
+def test_autosave_refuses_a_lone_surrogate_and_the_form_still_opens(client, auth, the_round, member):
+    """Found by fuzzing: JSON may spell a lone surrogate; kept in the draft, it made the form a 500 for good."""
+    auth.login(member)
+    response = client.post(f"/rounds/{the_round.id}/draft", json={"answers": {"comment": "calm\ud800", "calm": "6"}})
+    assert response.status_code == 400 and response.json["detail"] == "The answers could not be read."
+    assert answering.get_draft(member, the_round) == {}
+    assert client.get(f"/rounds/{the_round.id}/answer").status_code == 200
+    emoji = client.post(f"/rounds/{the_round.id}/draft", data='{"answers": {"comment": "\\ud83d\\ude00"}}',
+                        content_type="application/json")
+    assert emoji.status_code == 200  # a surrogate pair is an emoji, and welcome
+
+
+@pytest.mark.parametrize("answer", ["1" * 5000, "-" + "9" * 30, "+-3", "--3"])
+def test_a_number_no_scale_holds_is_refused_naming_the_question(client, auth, the_round, member, answer):
+    """Found by fuzzing: int() refuses more than 4300 digits and "+-3" (a ValueError, so a 500)."""
+    auth.login(member)
+    response = client.post(f"/rounds/{the_round.id}/answer", data=form_data({**GOOD, "recovery": answer}))
+    assert response.status_code == 422
+    assert 'id="a-recovery-error"' in text(response)
+    assert count(Response) == 0 and count(Completion) == 0
+
+
 def test_autosave_requires_the_csrf_token_when_csrf_is_on(app, db, the_round, member):
     from tests.conftest import PASSWORD
 

@@ -312,6 +312,21 @@ def test_a_malformed_upload_is_shown_beside_the_field_with_its_line(client, auth
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Instrument)) == 0
 
 
+@pytest.mark.parametrize(("text", "filename"), [
+    ("1" * 100_000, "pasted"), ("code: " + "7" * 5000, "mini.yaml"), ('{"code": ' + "7" * 5000 + "}", "mini.json"),
+])
+def test_a_number_of_thousands_of_digits_is_refused_with_a_message(text, filename):
+    """Found by fuzzing: Python refuses to read an integer of more than 4300 digits (a ValueError, so a 500)."""
+    assert refusal(text, filename) == "The file holds a number with too many digits."
+
+
+def test_an_unreadable_pasted_file_is_refused_beside_the_field(client, auth, db, coordinator):
+    auth.login(coordinator)
+    response = client.post("/instruments/upload", data={"source": "1" * 100_000})
+    assert response.status_code == 422 and "The file holds a number with too many digits." in text(response)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Instrument)) == 0
+
+
 def test_an_empty_upload_asks_for_a_file(client, auth, coordinator):
     auth.login(coordinator)
     response = client.post("/instruments/upload", data={})

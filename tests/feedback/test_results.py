@@ -241,6 +241,20 @@ def test_leaders_see_only_text_a_coordinator_released_and_the_review_is_audited(
     assert not any(rid in str(e.detail) for e in entries for rid in response_ids)
 
 
+@pytest.mark.parametrize("ref", ["参考", "é" * 32, "\u200f" + "0" * 31])
+def test_a_reference_that_is_not_ascii_finds_nothing_and_changes_nothing(
+    client, auth, db, feedback_round, crew, coordinator, ref  # noqa: F811
+):
+    """Found by fuzzing: hmac.compare_digest raises TypeError for non-ASCII text (a 500)."""
+    answer_all(db, feedback_round, crew[:3], plain)
+    auth.login(coordinator)
+    response = client.post(f"/rounds/{feedback_round.id}/review", data={"ref": ref, "action": "release"},
+                           follow_redirects=True)
+    assert response.status_code == 200
+    assert "That free-text answer could not be found; nothing was changed." in text(response)
+    assert {t.review for t in results(feedback_round).free_text} == {"pending"}
+
+
 def test_release_all_pending_leaves_withheld_text_alone(db, feedback_round, crew, coordinator):  # noqa: F811
     answer_all(db, feedback_round, crew[:3], plain)
     first = db.session.scalars(sa.select(Answer).where(Answer.item_code == "t1")).first()

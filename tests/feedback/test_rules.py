@@ -52,6 +52,22 @@ def test_answers_outside_the_scale_or_not_integers_have_no_score():
     assert rules.item_score(item, "3") == 3
 
 
+def test_numbers_no_scale_holds_are_out_of_range_and_malformed_signs_are_not_integers():
+    """Found by fuzzing: int() raised ValueError for more than 4300 digits and for "+-3" (a 500 on the form)."""
+    item = likert("p")
+    assert rules.answer_problem(item, "1" * 5000) == rules.OUT_OF_RANGE
+    assert rules.answer_problem(item, "-" + "9" * 30) == rules.OUT_OF_RANGE
+    assert rules.answer_problem(item, "0" * 40 + "3") is None
+    for malformed in ("+-3", "--3", "3-", "٣", "３"):
+        assert rules.answer_problem(item, malformed) == rules.NOT_INTEGER
+    assert rules.item_score(item, "1" * 5000) is None
+
+
+@given(st.text(alphabet="+-0123456789 ", max_size=60))
+def test_any_text_of_signs_and_digits_is_judged_without_raising(answer):
+    assert rules.answer_problem(likert("p"), answer) in (None, rules.REQUIRED, rules.NOT_INTEGER, rules.OUT_OF_RANGE)
+
+
 def test_a_subscale_score_is_the_mean_of_its_answered_items_with_reverse_items_turned():
     scores = rules.subscale_scores(DEFINITION, {"a": 4, "b": 5, "c": 2, "d": 3})
     assert scores["four"] == (4 + 5 + 4 + 3) / 4

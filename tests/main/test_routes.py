@@ -1,5 +1,6 @@
 """Home pages, language switch and health check."""
 
+import pytest
 import sqlalchemy as sa
 
 
@@ -57,6 +58,13 @@ def test_browser_language_is_used_when_no_preference(client):
 def test_language_switch_refuses_an_offsite_next(client):
     response = client.post("/language", data={"lang": "en", "next": "https://evil.example/"})
     assert response.headers["Location"].endswith("/") and "evil" not in response.headers["Location"]
+
+
+@pytest.mark.parametrize("target", ["//[", "http://[::1", "http://a\u2100b/"])
+def test_language_switch_ignores_a_next_that_is_no_address(client, target):
+    """Found by fuzzing: urlsplit raises on these, which was a 500."""
+    response = client.post("/language", data={"lang": "zh_CN", "next": target})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
 def test_unknown_page_is_a_translated_404(client):

@@ -172,6 +172,15 @@ def test_unreadable_state_is_refused_with_a_message_and_nothing_saved(client, au
     assert services.live_state(meeting) == {}
 
 
+def test_a_state_nested_too_deeply_to_read_is_refused_not_a_500(client, auth, leader, meeting):
+    """Found by fuzzing: thousands of nested brackets made the JSON reader raise RecursionError (a 500)."""
+    auth.login(leader)
+    response = client.post(f"/meetings/{meeting.id}/live", data="[" * 5000, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == "The live state could not be read."
+    assert services.live_state(meeting) == {}
+
+
 def test_someone_outside_the_group_cannot_be_checked_in_or_present(client, auth, db, leader, meeting, crew, outsider):
     auth.login(leader)
     response = post_state(client, meeting, {"present": [crew[0].id, outsider.id]})
