@@ -128,19 +128,9 @@ def aggregate_row(feedback_round: FeedbackRound, k: int, locale: str) -> Aggrega
     """The round's counts and subscale summaries at k responses or more; below k no number, never free text."""
     results = round_results(feedback_round, k=k, include_text=False, locale=locale)
     instrument = _instrument(feedback_round)
-    group = feedback_round.group
-    return AggregateRow(
-        group_id=group.id, group=group.name, organisation=group.organisation.name,
-        round_number=feedback_round.number, opened=feedback_round.opens_at, closed=feedback_round.closed_at,
-        instrument_code=instrument.code if instrument else None,
-        instrument_version=instrument.version if instrument else None,
-        source=results.sources, suppressed=results.suppressed,
-        eligible=None if results.suppressed else results.eligible,
-        responses=None if results.suppressed else results.responses,
-        participation=None if results.suppressed else results.participation,
-        subscales=[] if results.suppressed else list(results.subscales),
-        ranges=subscale_ranges(rules.definition_from_dict(instrument.definition)) if instrument else {},
-    )
+    return _row(feedback_round, instrument, results.sources, results.suppressed, results.eligible, results.responses,
+                [] if results.suppressed else list(results.subscales),
+                rules.definition_from_dict(instrument.definition) if instrument else None)
 
 
 def aggregate_rows(filters: Filters, k: int, locale: str = "en") -> list[AggregateRow]:

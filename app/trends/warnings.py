@@ -34,6 +34,16 @@ def _closed(now: datetime):
     return sa.or_(FeedbackRound.status == "closed", FeedbackRound.closes_at <= now)
 
 
+def _latest_closed(groups: dict[int, Group], now: datetime) -> sa.Subquery:
+    """(group_id, number) of each group's latest closed round."""
+    return (
+        sa.select(FeedbackRound.group_id, sa.func.max(FeedbackRound.number).label("number"))
+        .where(FeedbackRound.group_id.in_(list(groups)), _closed(now))
+        .group_by(FeedbackRound.group_id)
+        .subquery("latest_closed")
+    )
+
+
 def _drops(groups: dict[int, Group], now: datetime, drop: float, k: int, locale: str) -> list[Warning]:
     """A subscale mean that fell by more than `drop` from the round before to the group's latest closed round.
 
@@ -42,12 +52,7 @@ def _drops(groups: dict[int, Group], now: datetime, drop: float, k: int, locale:
     if not groups:
         return []
     # Only each group's last two closed rounds are compared: read no others.
-    latest = (
-        sa.select(FeedbackRound.group_id, sa.func.max(FeedbackRound.number).label("number"))
-        .where(FeedbackRound.group_id.in_(list(groups)), _closed(now))
-        .group_by(FeedbackRound.group_id)
-        .subquery("latest_closed")
-    )
+    latest = _latest_closed(groups, now)
     last_two = sa.select(FeedbackRound.id).join(
         latest, sa.and_(latest.c.group_id == FeedbackRound.group_id, FeedbackRound.number >= latest.c.number - 1)
     )
@@ -75,12 +80,7 @@ def _participation(groups: dict[int, Group], now: datetime, threshold: float) ->
     """Responses over eligible members below `threshold` in each group's latest closed round (one statement)."""
     if not groups:
         return []
-    latest = (
-        sa.select(FeedbackRound.group_id, sa.func.max(FeedbackRound.number).label("number"))
-        .where(FeedbackRound.group_id.in_(list(groups)), _closed(now))
-        .group_by(FeedbackRound.group_id)
-        .subquery("latest")
-    )
+    latest = _latest_closed(groups, now)
     latest_ids = sa.select(FeedbackRound.id).join(
         latest, sa.and_(latest.c.group_id == FeedbackRound.group_id, latest.c.number == FeedbackRound.number)
     )
