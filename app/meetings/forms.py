@@ -206,7 +206,9 @@ class RecordMeetingForm(FlaskForm):
         if self.status.data != "held":
             return ok
         known = {f"{ATTENDANCE_PREFIX}{member.id}" for member in self._members}
-        if any(key.startswith(ATTENDANCE_PREFIX) and key not in known for key in request.form):
+        # A multipart part without a name arrives under the key None.
+        if any(isinstance(key, str) and key.startswith(ATTENDANCE_PREFIX) and key not in known
+               for key in request.form):
             self.attendance_errors.append(
                 _l("Attendance can be recorded only for members of the group on the meeting's date."))
         self._check_presenter()

@@ -134,6 +134,22 @@ def test_a_leader_records_a_past_meeting_as_held_in_one_post(client, db, crew, p
     assert sorted(t.code for t in meeting.themes) == ["boundaries", "difficult_parents"]
 
 
+def test_a_multipart_part_without_a_name_does_not_break_the_record_form(client, db, crew, past_meetings,
+                                                                       signed_in_leader):
+    """Werkzeug files a nameless multipart part under the key None; the form must still be read."""
+    meeting = past_meetings[0]
+    boundary = "fuzz-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data\r\n\r\nnameless\r\n']
+    for key, value in record_data(meeting, crew).items():
+        for item in value if isinstance(value, list) else [value]:
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{item}\r\n')
+    body = "".join(parts) + f"--{boundary}--\r\n"
+    response = client.post(f"/meetings/{meeting.id}/record", data=body.encode(),
+                           content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 302
+    assert reload(db, meeting).status == "held"
+
+
 def test_the_fifth_record_flashes_the_feedback_round_it_opened(client, db, crew, past_meetings, signed_in_leader):
     for meeting in past_meetings[:4]:
         response = client.post(f"/meetings/{meeting.id}/record", data=record_data(meeting, crew), follow_redirects=True)
