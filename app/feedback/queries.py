@@ -143,6 +143,24 @@ def _scoring_rows(definition: rules.Definition) -> list[tuple]:
     return rows
 
 
+def scoring_table(rows: list[tuple]) -> sa.Subquery:
+    """The scoring rows (instrument id, item code, subscale key, subscale size, flip, min + max) as a subquery.
+
+    A UNION ALL of literal rows: VALUES with column names is not portable to SQLite.
+    """
+    return sa.union_all(*(
+        sa.select(
+            sa.literal(instrument_id, sa.Integer).label("instrument_id"),
+            sa.cast(sa.literal(code), sa.String).label("item_code"),
+            sa.cast(sa.literal(key), sa.String).label("subscale"),
+            sa.literal(size, sa.Integer).label("size"),
+            sa.literal(flip, sa.Integer).label("flip"),
+            sa.literal(min_plus_max, sa.Integer).label("min_plus_max"),
+        )
+        for instrument_id, code, key, size, flip, min_plus_max in rows
+    )).subquery("scoring")
+
+
 def subscale_sums_by_round(definition: rules.Definition, response_ids: sa.Select) -> dict[tuple[int, str], tuple]:
     """{(round id, subscale code): (n, sum, sum of squares)} of per-response subscale scores, in one statement.
 

@@ -16,6 +16,7 @@ import sqlalchemy.orm as so
 from app.extensions import db
 from app.feedback import rules as feedback_rules
 from app.feedback.models import Answer, FeedbackRound, Instrument, Response, RoundMeeting
+from app.feedback.queries import scoring_table
 from app.feedback.stats import summary
 from app.meetings import queries as meeting_queries
 from app.meetings.models import Attendance, Theme, meeting_themes
@@ -252,18 +253,7 @@ def _subscale_sums(group: Group, definitions: dict[int, feedback_rules.Definitio
                                  1 if item.reverse else 0, item.min + item.max))
     if not rows:
         return {}
-    # The scoring table as a UNION ALL of literal rows (VALUES with column names is not portable to SQLite).
-    scoring = sa.union_all(*(
-        sa.select(
-            sa.literal(instrument_id, sa.Integer).label("instrument_id"),
-            sa.cast(sa.literal(code), sa.String).label("item_code"),
-            sa.cast(sa.literal(key), sa.String).label("subscale"),
-            sa.literal(size, sa.Integer).label("size"),
-            sa.literal(flip, sa.Integer).label("flip"),
-            sa.literal(min_plus_max, sa.Integer).label("min_plus_max"),
-        )
-        for instrument_id, code, key, size, flip, min_plus_max in rows
-    )).subquery("scoring")
+    scoring = scoring_table(rows)
     scored = sa.case((scoring.c.flip == 1, scoring.c.min_plus_max - Answer.value), else_=Answer.value)
     per_response = (
         sa.select(

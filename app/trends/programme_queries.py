@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.feedback import rules
 from app.feedback.models import Answer, FeedbackRound, Instrument, Response
+from app.feedback.queries import scoring_table
 from app.feedback.stats import summary
 from app.programme.models import Group, Organisation
 
@@ -166,24 +167,9 @@ def _subscale_table(definitions: dict[int, tuple[str, rules.Definition]]) -> tup
     return rows, info
 
 
-def _scoring_subquery(rows: list[tuple]) -> sa.Subquery:
-    # A UNION ALL of literal rows (VALUES with column names is not portable to SQLite).
-    return sa.union_all(*(
-        sa.select(
-            sa.literal(instrument_id, sa.Integer).label("instrument_id"),
-            sa.cast(sa.literal(code), sa.String).label("item_code"),
-            sa.cast(sa.literal(key), sa.String).label("subscale"),
-            sa.literal(size, sa.Integer).label("size"),
-            sa.literal(flip, sa.Integer).label("flip"),
-            sa.literal(min_plus_max, sa.Integer).label("min_plus_max"),
-        )
-        for instrument_id, code, key, size, flip, min_plus_max in rows
-    )).subquery("scoring")
-
-
 def _subscale_sums(round_ids: list[int], rows: list[tuple], profession: str | None) -> dict[tuple[int, str], tuple]:
     """{(round id, subscale key): (n, sum, sum of squares)} of per-response subscale scores, in one statement."""
-    scoring = _scoring_subquery(rows)
+    scoring = scoring_table(rows)
     # The answers of the rounds in view first (responses by round, then answers by response: both indexed),
     # materialised so that PostgreSQL does not start from the scoring table and scan every answer per item.
     picked = (
