@@ -588,6 +588,11 @@ COLUMNS = {
 ORDER = tuple(COLUMNS)  # foreign keys point only to earlier tables (or to rows written before)
 
 
+# Columns the database fills itself: each leader row's copy of its meeting's times and liveness (the triggers of
+# migration 2026_12_06_meeting_leader_bookings keep them in step, on COPY and INSERT alike).
+FILLED_BY_DATABASE = {"meeting_leaders": {"starts_at", "ends_at", "live"}}
+
+
 class Writer:
     """Buffers rows per table and writes them in the session's transaction: COPY on PostgreSQL, INSERT on SQLite."""
 
@@ -599,8 +604,9 @@ class Writer:
         self.tables = db.metadata.tables
         self.rows: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
         self.counts: dict[str, int] = dict.fromkeys(COLUMNS, 0)
-        for name, columns in COLUMNS.items():  # every column the table has, and no other
-            assert set(columns) == {c.name for c in self.tables[name].columns}, name
+        for name, columns in COLUMNS.items():  # every column the table has (but those its triggers fill), no other
+            filled = FILLED_BY_DATABASE.get(name, set())
+            assert set(columns) == {c.name for c in self.tables[name].columns} - filled, name
 
     def add(self, table: str, row: tuple) -> None:
         self.rows[table].append(row)
@@ -1065,7 +1071,11 @@ def _finish(ctx: Context, written: Written, log: Callable[[str], None]) -> None:
     coordinator = db.session.get(User, ctx.coordinator_id)
     for gi, closes_at in sorted(ctx.extended.items()):
         feedback_round = db.session.get(FeedbackRound, written.last_round_ids[gi])
-        feedback.extend_round(coordinator, feedback_round, closes_at, ctx.now)
+        # The coordinator extended it shortly before its window ended (a closed round is never reopened): the
+        # history is written as if it never closed, and the extension made an hour before the old deadline.
+        feedback_round.status, feedback_round.closed_at = "open", None
+        when = min(ctx.now, feedback_round.closes_at - timedelta(hours=1))
+        feedback.extend_round(coordinator, feedback_round, closes_at, when)
     db.session.get(Instrument, ctx.instrument_id).locked = True
     db.session.flush()
     if db.session.get_bind().dialect.name == "postgresql":

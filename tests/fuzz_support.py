@@ -87,6 +87,10 @@ TARGETS: dict[str, Target] = {
     "accounts.delete_training": Target(
         ("coordinator",), pages=(PERSON,),
         urls={"user_id": "leader_user_id", "record_id": ("record_id", "unverified_record_id")}),
+    # accounts: importing people from a spreadsheet (the preview answers 200 and saves nothing; the confirmation
+    # form appears only after a preview, so its one field is described here)
+    "accounts.import_people": Target(("coordinator",), multipart=True, ok_200=True),
+    "accounts.confirm_import": Target(("coordinator",), ok_200=True, fallback=(("token", "text"),)),
     # programme
     "programme.new_organisation": Target(("coordinator",)),
     "programme.edit_organisation": Target(("coordinator",)),
@@ -203,9 +207,11 @@ def build_world() -> World:
     upcoming = scheduling.add_extra_meeting(None, group, day=today + timedelta(days=10), at=time(9, 0))
     scheduling.assign_leaders(None, upcoming, leader, co_leader)
     past = scheduling.add_extra_meeting(None, group, day=today - timedelta(days=3), at=time(9, 0))
+    scheduling.assign_leaders(None, past, leader)  # so that it can be recorded as held
     held = scheduling.add_extra_meeting(None, group, day=today - timedelta(days=10), at=time(9, 0))
     interviewed = scheduling.add_extra_meeting(None, group, day=today - timedelta(days=17), at=time(9, 0))
     for meeting in (held, interviewed):
+        scheduling.assign_leaders(None, meeting, leader)  # a meeting is recorded as held only with an eligible lead
         meetings.record_meeting(None, meeting, status="held", now=utcnow(),
                                 attendance={member.id: "present", second.id: "present"})
     db.session.add(Theme(code="night_shifts", name_en="Night shifts", name_zh="夜班"))

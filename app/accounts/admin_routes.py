@@ -7,6 +7,7 @@ import smtplib
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from app.accounts import bp, rules, services
@@ -27,7 +28,7 @@ from app.notifications.mail import absolute_url, send_templated_mail
 from app.pagination import paginate
 from app.permissions import get_or_404, get_user_or_403, roles_required
 from app.programme.models import Organisation
-from app.timeutil import local_today
+from app.timeutil import local_today, utcnow
 
 # Ids in URLs stop at the largest database integer: a longer number is a 404 from routing, not an
 # overflow inside the database driver.
@@ -115,6 +116,29 @@ def _send_invitation(user: User) -> bool:
         current_app.logger.warning("Invitation mail to user %s could not be sent", user.id, exc_info=True)
         return False
     return True
+
+
+def _flagged_count(person: User) -> int:
+    """How many of the person's upcoming meetings break an invariant now (read before the commit, after the change).
+
+    Changes to training records, roles and accounts are never refused for the meetings a person leads: the
+    meetings are flagged instead (home page, schedules, API), and the coordinator is told how many.
+    """
+    from app.scheduling.services import flagged_meetings_of  # scheduling builds on accounts
+
+    return len(flagged_meetings_of(person.id, utcnow()))
+
+
+def _flash_flagged(person: User, count: int) -> None:
+    """Say how many upcoming meetings the change left with a leader who is not eligible (nothing when none)."""
+    if count:
+        flash(ngettext(
+            "%(num)d upcoming meeting of %(name)s now has a leader who is not eligible on its date; it is flagged on "
+            "the coordinators' home page and on the group's schedule.",
+            "%(num)d upcoming meetings of %(name)s now have a leader who is not eligible on their date; they are "
+            "flagged on the coordinators' home page and on the groups' schedules.",
+            count, name=person.name,
+        ), "warning")
 
 
 def _user_page(user: User):
@@ -211,12 +235,14 @@ def edit_user(user_id):
                 department=form.department.data or None, organisation_id=organisation_id,
             )
             services.set_roles(current_user, person, form.roles.data, coordinator_org_id=coordinator_org_id)
+            flagged = _flagged_count(person)
         except DomainError as exc:
             db.session.rollback()
             _show_error(form, exc, "name")
         else:
             db.session.commit()
             flash(_("Changes to %(name)s are saved.", name=person.name), "success")
+            _flash_flagged(person, flagged)
             return _user_page(person)
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/edit_user.html", form=form, person=person, scope_org=_scope_org()), status
@@ -250,6 +276,7 @@ def set_user_active(user_id):
         abort(400)
     try:
         services.set_active(current_user, person, value == "1")
+        flagged = _flagged_count(person)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
@@ -259,6 +286,7 @@ def set_user_active(user_id):
             flash(_("%(name)s is active again.", name=person.name), "success")
         else:
             flash(_("%(name)s is deactivated and signed out.", name=person.name), "success")
+            _flash_flagged(person, flagged)
     return _user_page(person)
 
 
@@ -292,7 +320,8 @@ def new_training(user_id):
 @bp.route(f"/people/<{ID}:user_id>/training/<{ID}:record_id>/edit", methods=["GET", "POST"])
 @roles_required("coordinator")
 def edit_training(user_id, record_id):
-    """Correct a training record; a change withdraws its verification unless it is ticked again."""
+    """Correct a training record; a change (or unticking the box) withdraws its verification unless it is ticked
+    again. The person's meetings that it leaves without an eligible leader are flagged, and counted in a notice."""
     person = _manageable_user_or_403(user_id)
     record = _record_or_404(person, record_id)
     form = TrainingRecordForm(obj=record)
@@ -304,12 +333,16 @@ def edit_training(user_id, record_id):
             )
             if form.verified.data:
                 services.verify_training_record(current_user, record)
+            else:  # the box unticked: the record no longer counts
+                services.unverify_training_record(current_user, record)
+            flagged = _flagged_count(person)
         except DomainError as exc:
             db.session.rollback()
             _show_error(form, exc, "kind")
         else:
             db.session.commit()
             flash(_("The training record is saved."), "success")
+            _flash_flagged(person, flagged)
             return _user_page(person)
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/training_form.html", form=form, person=person, record=record), status
@@ -334,8 +367,10 @@ def delete_training(user_id, record_id):
     person = _manageable_user_or_403(user_id)
     record = _record_or_404(person, record_id)
     services.delete_training_record(current_user, record)
+    flagged = _flagged_count(person)
     db.session.commit()
     flash(_("The training record is deleted."), "success")
+    _flash_flagged(person, flagged)
     return _user_page(person)
 
 

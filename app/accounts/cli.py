@@ -58,6 +58,17 @@ def list_users():
         click.echo(f"{user.email}\t{user.name}\t{','.join(sorted(user.roles))}\t{state}")
 
 
+def _echo_flagged(user: User) -> None:
+    """Say how many of the user's upcoming meetings the change left breaking a rule (they stay, flagged)."""
+    from app.scheduling.services import flagged_meetings_of  # scheduling builds on accounts
+    from app.timeutil import utcnow
+
+    flagged = flagged_meetings_of(user.id, utcnow())
+    if flagged:
+        click.echo(f"{len(flagged)} upcoming meeting(s) of {user.email} now have a leader who is not eligible on "
+                   "their date; they are flagged on the coordinators' home page and the groups' schedules.")
+
+
 def _user(email: str) -> User:
     user = services.find_user_by_email(email)
     if user is None:
@@ -80,6 +91,7 @@ def set_role(email, roles, organisation):
         raise click.ClickException(exc.message) from None
     db.session.commit()
     click.echo(f"{user.email} now has roles {', '.join(sorted(user.roles))}.")
+    _echo_flagged(user)
 
 
 @users_cli.command("deactivate")
@@ -91,3 +103,4 @@ def deactivate(email):
     services.set_active(None, user, False)
     db.session.commit()
     click.echo(f"{user.email} is deactivated.")
+    _echo_flagged(user)

@@ -228,7 +228,10 @@ def _apply_roles(user: User, roles: list[str], coordinator_org_id: int | None) -
 
 
 def set_roles(actor: User | None, user: User, roles: list[str], coordinator_org_id: int | None = None) -> None:
-    """Make the user's roles exactly these. Raises DomainError for unknown roles or a lone coordinator."""
+    """Make the user's roles exactly these. Raises DomainError for unknown roles or a lone coordinator.
+
+    Removing the leader role is never refused for the meetings they lead: those become flagged.
+    """
     roles = _check_roles(roles)
     if actor is not None and actor.id == user.id and "coordinator" not in roles:
         raise DomainError(_("You cannot remove your own coordinator role."), field="roles")
@@ -260,7 +263,10 @@ def update_profile(actor: User | None, user: User, **fields) -> None:
 
 
 def set_active(actor: User | None, user: User, active: bool) -> None:
-    """Deactivate (signs out everywhere) or reactivate a user."""
+    """Deactivate (signs out everywhere) or reactivate a user.
+
+    Never refused for the meetings they lead: those become flagged (a lead who is not eligible).
+    """
     if actor is not None and actor.id == user.id and not active:
         raise DomainError(_("You cannot deactivate yourself."))
     if user.active == active:
@@ -281,6 +287,17 @@ def change_password(user: User, current: str, new: str) -> None:
 
 
 # --- training records ------------------------------------------------------------------------
+#
+# Changing, un-verifying or deleting a record (like removing the leader role or deactivating a person) is never
+# refused for the meetings the person leads: the record is the truth. The meetings that then break an invariant
+# are flagged where coordinators look (scheduling.services.flagged_meetings_of, the home page, the schedules).
+
+
+def _check_note(note: str | None) -> None:
+    """Coordinators read each other's notes on training records: no patient identifiers in them."""
+    from app.meetings.services import check_deidentified  # meetings builds on accounts; imported when used
+
+    check_deidentified(note, "note")
 
 def add_training_record(
     actor: User,
@@ -294,11 +311,13 @@ def add_training_record(
     verified: bool = False,
     note: str | None = None,
 ) -> TrainingRecord:
-    """Add a training record; a coordinator may verify it at once. Raises DomainError on bad dates."""
+    """Add a training record; a coordinator may verify it at once. Raises DomainError on bad dates or a note
+    holding patient identifiers."""
     if level not in LEVELS:
         raise DomainError(_("Unknown training level."), field="level")
     if valid_until is not None and valid_until < completed_on:
         raise DomainError(_("'Valid until' must not be before 'completed on'."), field="valid_until")
+    _check_note(note)
     record = TrainingRecord(
         user=user, kind=kind.strip(), level=level, issuer=issuer.strip(), completed_on=completed_on,
         valid_until=valid_until, note=note or None,
@@ -327,14 +346,32 @@ def verify_training_record(actor: User, record: TrainingRecord) -> None:
     record_action(actor, "training_verified", record.user, record_id=record.id)
 
 
+def unverify_training_record(actor: User, record: TrainingRecord) -> None:
+    """Withdraw a record's verification (it no longer counts for leading); the meetings it qualified are flagged.
+
+    Raises DomainError unless the actor is a coordinator.
+    """
+    if not actor.has_role("coordinator"):
+        raise DomainError(_("Only a coordinator can verify training."))
+    if not record.verified:
+        return
+    record.verified_at = None
+    record.verified_by = None
+    db.session.flush()
+    record_action(actor, "training_unverified", record.user, record_id=record.id)
+
+
 def update_training_record(actor: User, record: TrainingRecord, **fields) -> None:
-    """Edit a record; any change to a verified record withdraws the verification."""
+    """Edit a record; any change to a verified record withdraws the verification (meetings it qualified are
+    flagged, not refused). Raises DomainError for bad dates or level, or a note holding patient identifiers."""
     completed_on = fields.get("completed_on", record.completed_on)
     valid_until = fields.get("valid_until", record.valid_until)
     if valid_until is not None and valid_until < completed_on:
         raise DomainError(_("'Valid until' must not be before 'completed on'."), field="valid_until")
     if fields.get("level", record.level) not in LEVELS:
         raise DomainError(_("Unknown training level."), field="level")
+    if "note" in fields and fields["note"] != record.note:
+        _check_note(fields["note"])
     changed = False
     for key, value in fields.items():
         if key not in {"kind", "level", "issuer", "completed_on", "valid_until", "note"}:
@@ -351,7 +388,7 @@ def update_training_record(actor: User, record: TrainingRecord, **fields) -> Non
 
 
 def delete_training_record(actor: User, record: TrainingRecord) -> None:
-    """Remove a record (e.g. entered by mistake)."""
+    """Remove a record (e.g. entered by mistake); the meetings it qualified are flagged, not refused."""
     user = record.user
     db.session.delete(record)
     db.session.flush()

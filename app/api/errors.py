@@ -23,12 +23,13 @@ def _fields(errors: dict) -> list[str]:
 
 def problem(
     status: int, detail: str | None = None, *, errors: dict | None = None, title: str | None = None,
-    headers: dict | None = None,
+    headers: dict | None = None, rule: str | None = None,
 ) -> Response:
-    """An application/problem+json answer: {type, title, status, detail, errors?}.
+    """An application/problem+json answer: {type, title, status, detail, errors?, rule?}.
 
     `detail` is already translated (a DomainError's .message); without it a translated sentence for the
-    status is used, naming the fields of `errors` when there are some. A 401 carries
+    status is used, naming the fields of `errors` when there are some. `rule` is the code of the domain rule
+    a refusal names (e.g. `training_expired`, `held_without_lead`, `member_of_group`). A 401 carries
     `WWW-Authenticate: Bearer`.
     """
     from app.main.errors import status_message
@@ -45,6 +46,8 @@ def problem(
     body: dict = {"type": "about:blank", "title": title or phrase, "status": status, "detail": str(detail)}
     if errors:
         body["errors"] = errors
+    if rule:
+        body["rule"] = rule
     response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_TYPE)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
@@ -56,3 +59,16 @@ def problem(
 def field_errors(field: str | None, message: str) -> dict | None:
     """The `errors` member for a domain error on one field (None when it names no field)."""
     return {"json": {field: [message]}} if field else None
+
+
+def domain_problem(exc) -> Response:
+    """The API's answer to a DomainError: its status, translated message and field, and the rule it names.
+
+    Registered on the API blueprint (resources_scheduling), so it answers for every /api/v1 view in place of the
+    site-wide handler, which knows nothing of `rule`. Nothing of the refused request is kept (rollback).
+    """
+    from app.extensions import db
+
+    db.session.rollback()
+    return problem(exc.status_code, exc.message, errors=field_errors(exc.field, exc.message),
+                   rule=getattr(exc, "rule", None))

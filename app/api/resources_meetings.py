@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
 from app.api.pagination import PageArgsSchema, page_of, paginate
-from app.api.resources_scheduling import Day, Id, MeetingSchema
+from app.api.resources_scheduling import Day, Id, MeetingSchema, meetings_out
 from app.errors import DomainError
 from app.extensions import db
 from app.meetings import services
@@ -89,14 +89,20 @@ def _theme_ids(codes: list[str]) -> list[int]:
 @bp.alt_response(403, description="Not a member, leader or coordinator of the group")
 @bp.alt_response(404, description="No such group")
 def list_meetings(args, group_id):
-    """The group's meetings in time order, optionally between two local dates."""
+    """The group's meetings in time order, optionally between two local dates.
+
+    Each meeting carries `problems`: the rules it breaks now, e.g. a lead whose training expired before its
+    date after the training record changed (flagged, not refused), or no lead yet.
+    """
     group = get_group_or_403(group_id, need="view")
     query = sa.select(Meeting).where(Meeting.group_id == group.id).order_by(Meeting.starts_at, Meeting.id)
     if args["from_"] is not None:
         query = query.where(Meeting.starts_at >= to_utc(args["from_"], _MIDNIGHT))
     if args["until"] is not None:
         query = query.where(Meeting.starts_at < to_utc(args["until"] + timedelta(days=1), _MIDNIGHT))
-    return paginate(query, args)
+    page = paginate(query, args)
+    page["items"] = meetings_out(page["items"])
+    return page
 
 
 @bp.route("/meetings/<int:meeting_id>/record", methods=["POST"])
@@ -105,8 +111,11 @@ def list_meetings(args, group_id):
 @bp.response(200, RecordedSchema)
 @bp.alt_response(403, description="Not a leader of the meeting or a coordinator")
 @bp.alt_response(404, description="No such meeting")
-@bp.alt_response(409, description="Recorded as held before its start time")
-@bp.alt_response(422, description="Invalid record, e.g. a summary holding patient identifiers")
+@bp.alt_response(409, description="Recorded as held before its start time, or a leader is booked into another "
+                                   "meeting at that time (rule overlapping_meeting)")
+@bp.alt_response(422, description="Invalid record, e.g. a summary or cancel reason holding patient identifiers, or "
+                                   "held without an eligible lead on its date (`rule`: held_without_lead, "
+                                   "training_expired, ...)")
 def record_meeting(data, meeting_id):
     """Record a meeting as held (attendance, presenter, themes, summary) or cancelled, or correct its record."""
     meeting = get_or_404(Meeting, meeting_id)
@@ -117,7 +126,8 @@ def record_meeting(data, meeting_id):
         mode=data["mode"], duration_minutes=data["duration_minutes"], theme_ids=_theme_ids(data["themes"]),
         summary=data["summary"], cancel_reason=data["cancel_reason"],
     )
-    db.session.commit()
     opened = result.opened_rounds[0] if result.opened_rounds else None
-    return {"meeting": meeting,
-            "opened_round": {"id": opened.id, "number": opened.number} if opened else None}
+    out = {"meeting": meetings_out([meeting])[0],
+           "opened_round": {"id": opened.id, "number": opened.number} if opened else None}
+    db.session.commit()
+    return out

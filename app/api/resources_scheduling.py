@@ -7,9 +7,11 @@ from datetime import date
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.accounts import rules as eligibility
 from app.accounts.models import User
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
+from app.api.errors import domain_problem
 from app.errors import DomainError
 from app.extensions import db
 from app.permissions import get_group_or_403, get_or_404
@@ -19,6 +21,9 @@ from app.scheduling.models import Meeting
 from app.scheduling.services import FIRST_YEAR, LAST_YEAR, to_local
 
 MAX_ID = 2_147_483_647
+
+# Refusals on /api/v1 name the rule they enforce (problem+json `rule`), e.g. training_expired or member_of_group.
+bp.register_error_handler(DomainError, domain_problem)
 FIRST_DAY, LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
 
 
@@ -74,6 +79,28 @@ class LeaderSchema(Schema):
     role = fields.String(metadata={"enum": ["lead", "co_lead"]})
 
 
+PROBLEM_CODES = [
+    rules.NO_LEAD, rules.HELD_WITHOUT_LEAD, rules.TOO_MANY_LEADS, rules.TOO_MANY_CO_LEADS, rules.SAME_PERSON_TWICE,
+    rules.NO_LEADER_ROLE, eligibility.INACTIVE, eligibility.NO_VERIFIED_TRAINING,
+    eligibility.TRAINING_NOT_YET_COMPLETED, eligibility.TRAINING_EXPIRED, eligibility.LEVEL_TOO_LOW,
+    eligibility.TRAINEE_NEEDS_QUALIFIED_LEAD, eligibility.MEMBER_OF_GROUP, eligibility.OVERLAPPING_MEETING,
+]
+
+
+class MeetingProblemSchema(Schema):
+    """One rule a scheduled or held meeting breaks, e.g. its lead's training expired before its date."""
+
+    code = fields.String(required=True, metadata={"enum": PROBLEM_CODES, "description": (
+        "no_lead: a scheduled meeting without a lead yet; held_without_lead; too_many_leads; too_many_co_leads; "
+        "same_person_twice; for the leader named: inactive, no_verified_training, training_not_yet_completed, "
+        "training_expired, level_too_low (not eligible on the meeting's local date), no_leader_role, "
+        "trainee_needs_qualified_lead, member_of_group, overlapping_meeting")})
+    role = fields.String(required=True, allow_none=True, metadata={
+        "enum": ["lead", "co_lead", None], "description": "The role of the leader concerned (null: the meeting)"})
+    user_id = fields.Integer(required=True, allow_none=True, metadata={"description": "The leader concerned"})
+    message = fields.String(required=True, metadata={"description": "The problem in the reader's language"})
+
+
 class MeetingSchema(Schema):
     """One meeting as the API shows it (never the leaders' private notes)."""
 
@@ -85,6 +112,10 @@ class MeetingSchema(Schema):
     mode = fields.String()
     location = fields.String(allow_none=True)
     leaders = fields.List(fields.Nested(LeaderSchema))
+    problems = fields.List(fields.Nested(MeetingProblemSchema), metadata={"description": (
+        "The rules this meeting breaks now (empty: none; always empty when cancelled). A scheduled meeting may "
+        "lack a lead (no_lead); changes to people (training records, roles, deactivation) are kept and flag the "
+        "meetings they affect here instead of being refused.")})
 
 
 class GeneratedSchema(Schema):
@@ -97,6 +128,23 @@ class AssignLeadersSchema(Schema):
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+def meetings_out(meetings) -> list[dict]:
+    """The meetings as MeetingSchema reads them, each with its problems (computed for all in a few queries)."""
+    found = scheduling.problems_for(list(meetings))
+    return [
+        {
+            "id": m.id, "group_id": m.group_id, "starts_at": m.starts_at, "ends_at": m.ends_at, "status": m.status,
+            "mode": m.mode, "location": m.location,
+            "leaders": [{"user_id": ml.user_id, "role": ml.role} for ml in m.leaders],
+            "problems": [
+                {"code": p.code, "role": p.role, "user_id": p.user_id, "message": text}
+                for p, text in zip(found[m.id], scheduling.problem_messages(m, found[m.id]), strict=True)
+            ],
+        }
+        for m in meetings
+    ]
+
 
 def load_person(user_id: int | None, field: str) -> User | None:
     """The user with this id (None for none); a DomainError on the field when there is no such person."""
@@ -127,8 +175,9 @@ def schedule_group(data, group_id):
         holiday_policy=data["holidays"],
     )
     generated = scheduling.generate_meetings(current_api_user, group, data["from_"], data["until"])
+    out = {"meetings": meetings_out(generated.created)}
     db.session.commit()
-    return {"meetings": generated.created}
+    return out
 
 
 @bp.route("/meetings/<int:meeting_id>/leaders", methods=["PUT"])
@@ -137,8 +186,10 @@ def schedule_group(data, group_id):
 @bp.response(200, MeetingSchema)
 @bp.alt_response(403, description="Not one of the group's leaders or coordinators")
 @bp.alt_response(404, description="No such meeting")
-@bp.alt_response(409, description="A leader is booked into an overlapping meeting, or the meeting is cancelled")
-@bp.alt_response(422, description="A rule of leader eligibility is broken (the detail names it)")
+@bp.alt_response(409, description="A leader is booked into an overlapping meeting (rule overlapping_meeting), or "
+                                   "the meeting is cancelled")
+@bp.alt_response(422, description="A rule of leader eligibility is broken: the detail says which and `rule` names it "
+                                   "(e.g. training_expired, member_of_group, trainee_needs_qualified_lead)")
 def assign_meeting_leaders(data, meeting_id):
     """Make one person the meeting's lead and another (optionally) its co-lead."""
     meeting = get_or_404(Meeting, meeting_id)
@@ -146,5 +197,6 @@ def assign_meeting_leaders(data, meeting_id):
     lead = load_person(data["lead_id"], "lead_id")
     co_lead = load_person(data["co_lead_id"], "co_lead_id")
     scheduling.assign_leaders(current_api_user, meeting, lead, co_lead)
+    (out,) = meetings_out([meeting])
     db.session.commit()
-    return meeting
+    return out

@@ -45,7 +45,8 @@ def record_interview(actor: User, feedback_round: FeedbackRound, answers: dict[s
     The interviewer's notes become a free-text answer under the reserved item code "_interview_notes",
     pending a coordinator's review like any free text. Raises NotAllowed unless the actor leads the group
     or coordinates its organisation; Conflict when the round is not an open interview round or already
-    has as many responses as eligible members; DomainError (field = item code) when an answer is invalid.
+    has as many responses as eligible members; DomainError (field = item code) when an answer is invalid, or
+    (field notes) when the notes hold a patient identifier.
     """
     if not may_record_interviews(actor, feedback_round):
         raise NotAllowed(_("Only the group's leaders or a coordinator record its interviews."))
@@ -60,6 +61,11 @@ def record_interview(actor: User, feedback_round: FeedbackRound, answers: dict[s
     notes = (notes or "").strip()
     if len(notes) > NOTES_MAX_LENGTH:
         raise DomainError(_("Keep the notes under %(n)s characters.", n=NOTES_MAX_LENGTH), field="notes")
+    # Released notes reach the group's leaders: no patient identifiers (the one guard of meetings.services,
+    # imported here when used, since meetings imports feedback).
+    from app.meetings.services import check_deidentified
+
+    check_deidentified(notes, "notes")
     recorded = db.session.scalar(
         sa.select(sa.func.count(Response.id)).where(Response.round_id == feedback_round.id)
     )

@@ -22,8 +22,9 @@ from app.meetings.forms import (
 )
 from app.meetings.models import Theme
 from app.permissions import get_or_404, roles_required
+from app.scheduling import rules
 from app.scheduling.models import Meeting
-from app.scheduling.services import local_date, to_local
+from app.scheduling.services import local_date, problem_messages, problems_for, to_local
 from app.timeutil import utcnow
 
 # --- template helpers ------------------------------------------------------------------------
@@ -187,7 +188,19 @@ def record(meeting_id):
             return redirect(url_for("scheduling.meeting", meeting_id=meeting.id))
     started = meeting.starts_at <= utcnow()
     return render_template("meetings/record.html", meeting=meeting, group=meeting.group, form=form,
-                           started=started), status
+                           started=started, held_problems=_held_problems(meeting)), status
+
+
+def _held_problems(meeting: Meeting) -> list[str]:
+    """What stops the meeting being recorded as held now (no lead, a leader not eligible that day...), as sentences.
+
+    A cancelled meeting is bound by no invariant: it is judged when a correction back to held is sent.
+    """
+    if meeting.status == "cancelled":
+        return []
+    problems = problems_for([meeting])[meeting.id]
+    shown = [rules.Problem(rules.HELD_WITHOUT_LEAD) if p.code == rules.NO_LEAD else p for p in problems]
+    return problem_messages(meeting, shown)
 
 
 # --- leaders' private notes ------------------------------------------------------------------

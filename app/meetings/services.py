@@ -28,7 +28,7 @@ from app.meetings.models import (
 )
 from app.programme.models import Group, Membership
 from app.scheduling.models import Meeting
-from app.scheduling.services import local_date, to_utc
+from app.scheduling.services import keeping_invariants, local_date, to_utc
 
 SUMMARY_MAX = 4000
 
@@ -55,7 +55,7 @@ def identifier_message(text: str | None) -> str | None:
         identifiers.BED: _("a bed number"),
         identifiers.BIRTH_DATE: _("a date of birth"),
     }
-    parts = [f"{names[f.kind]} (“{f.text}”)" for f in findings]
+    parts = [f"{names.get(f.kind, _('a patient identifier'))} (“{f.text}”)" for f in findings]
     return _("Records hold no patient identifiers. Remove %(what)s.", what=_(", ").join(parts))
 
 
@@ -126,7 +126,11 @@ def record_meeting(
     Recording again corrects the record (audited with what changed). A held record that completes a
     set of `feedback_interval` uncovered held meetings opens the group's next feedback round in this
     same transaction. Raises DomainError (field named) for anything invalid, Conflict for a held
-    record before the meeting's start.
+    record before the meeting's start. Held, the meeting must keep every invariant of scheduling.rules
+    (checked through scheduling.services.keeping_invariants): InvariantError (rule held_without_lead) without
+    a lead, EligibilityError when a leader is not eligible on its local date, ClashError (409) when a leader
+    is in another live meeting at that time (a cancelled meeting corrected back to held included).
+    Cancel reasons are checked for patient identifiers.
     """
     if status not in ("held", "cancelled"):
         raise DomainError(_("Choose held or cancelled."), field="status")
@@ -151,10 +155,13 @@ def record_meeting(
     else:
         if not rules.may_record_as_held(meeting.starts_at, now):
             raise Conflict(_("A meeting cannot be recorded as held before its start time."), field="status")
-        _record_held(meeting, group, started_on, started_at, duration_minutes, mode, attendance or {},
-                     guest_count, presenter_id, theme_ids or [], summary, actor)
-        meeting.status = "held"
-        meeting.cancel_reason = None
+        # Held, the meeting must keep every invariant on its local date: an eligible lead, leaders free of
+        # other live meetings at that time (a cancelled meeting corrected back to held included), none a member.
+        with keeping_invariants(meeting, field="status", context="record"):
+            _record_held(meeting, group, started_on, started_at, duration_minutes, mode, attendance or {},
+                         guest_count, presenter_id, theme_ids or [], summary, actor)
+            meeting.status = "held"
+            meeting.cancel_reason = None
     if was != meeting.status:
         meeting.sequence += 1
     db.session.flush()
@@ -436,10 +443,13 @@ def add_supervision(actor: User, leader: User, *, held_on: date, supervisor: str
 
 
 def add_theme(actor: User, *, code: str, name_en: str, name_zh: str) -> Theme:
-    """Extend the controlled theme list. Raises Conflict for a code already used, DomainError for blanks."""
+    """Extend the controlled theme list. Raises Conflict for a code already used, DomainError for blanks or for a
+    name holding a patient identifier."""
     code = (code or "").strip().lower().replace(" ", "_")
     if not code or not name_en.strip() or not name_zh.strip():
         raise DomainError(_("Give a code and the name in both languages."), field="code")
+    for text, field_name in ((code, "code"), (name_en, "name_en"), (name_zh, "name_zh")):
+        check_deidentified(text, field_name)  # every leader reads theme names on the record form
     if db.session.scalar(sa.select(Theme.id).where(Theme.code == code)) is not None:
         raise Conflict(_("A theme with this code already exists."), field="code")
     theme = Theme(code=code[:40], name_en=name_en.strip()[:120], name_zh=name_zh.strip()[:120])

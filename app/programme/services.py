@@ -14,6 +14,26 @@ from app.extensions import db
 from app.programme import rules
 from app.programme.models import GROUP_STATUSES, MODES, ORG_KINDS, Group, GroupLeader, Membership, Organisation
 
+#: Rule codes carried by the refusals below (`.rule`), as the API names them.
+MEMBER_OF_GROUP = "member_of_group"  # a person never leads a group they are a member of
+STANDING_LEADER = "standing_leader_of_group"  # a group's standing leader cannot join it as a member
+
+
+class MembershipConflict(Conflict):
+    """A membership or a standing leader place would make someone lead a group they belong to (409); `rule`."""
+
+    def __init__(self, message: str, rule: str, field: str | None = "user_id"):
+        super().__init__(message, field=field)
+        self.rule = rule
+
+
+def _check_deidentified(text: str | None, field_name: str) -> None:
+    """The patient-identifier guard of meetings.services (imported when used: meetings builds on programme)."""
+    from app.meetings.services import check_deidentified
+
+    check_deidentified(text, field_name)
+
+
 GROUP_FIELDS = (
     "name", "organisation_id", "description", "capacity", "mode", "location", "video_link",
     "duration_minutes", "feedback_interval", "feedback_window_days", "status",
@@ -124,6 +144,9 @@ def _check_group(values: dict, exclude_id: int | None = None) -> dict:
     for key in ("description", "location", "video_link"):
         if key in values:
             cleaned[key] = (values[key] or "").strip() or None
+    # Members, leaders and calendars show the name and the description: no patient identifiers in them.
+    _check_deidentified(name, "name")
+    _check_deidentified(cleaned.get("description"), "description")
     return cleaned
 
 
@@ -185,19 +208,26 @@ def is_group_leader(group: Group, user: User) -> bool:
 
 
 def add_member(actor: User | None, group: Group, user: User, joined_on: date) -> Membership:
-    """Add (or re-add) a member from a date. Raises Conflict when already a member or a leader of it.
+    """Add (or re-add) a member from a date. Raises Conflict when already a member.
 
-    A group over its capacity is refused; the recommended size is a warning shown by the page.
-    Raises NotAllowed outside the actor's scope.
+    A person never leads a group they are a member of: refused with MembershipConflict (409, rule
+    standing_leader_of_group) for one of the group's standing leaders, and with scheduling's InvariantError
+    (422, rule member_of_group) while they lead or co-lead a scheduled or held meeting of the group on a date
+    the membership would cover. The person's row is locked first (scheduling.services.lock_people), as
+    assigning leaders does, so the two cannot pass each other. A group over its capacity is refused; the
+    recommended size is a warning shown by the page. Raises NotAllowed outside the actor's scope.
     """
+    from app.scheduling.services import check_membership, lock_people
+
     check_scope(actor, group.organisation_id)
+    lock_people([user.id])
     if not user.active:
         raise DomainError(_("This account is deactivated."), field="user_id")
     if open_membership(group, user) is not None:
         raise Conflict(_("%(name)s is already a member of this group.", name=user.name), field="user_id")
     if is_group_leader(group, user):
-        raise Conflict(_("%(name)s leads this group and cannot also be a member of it.", name=user.name),
-                       field="user_id")
+        raise MembershipConflict(_("%(name)s leads this group and cannot also be a member of it.", name=user.name),
+                                 STANDING_LEADER)
     if rules.is_over_capacity(current_member_count(group), group.capacity):
         raise DomainError(_("The group is full (capacity %(n)s).", n=group.capacity), field="user_id")
     last = db.session.scalar(
@@ -207,8 +237,11 @@ def add_member(actor: User | None, group: Group, user: User, joined_on: date) ->
     )
     if last is not None and joined_on <= last:
         raise DomainError(_("A rejoin must start after the day the last membership ended."), field="joined_on")
-    membership = Membership(group=group, user=user, joined_on=joined_on)
-    db.session.add(membership)
+    with db.session.begin_nested():  # refused below: the membership is rolled back, nothing else
+        membership = Membership(group=group, user=user, joined_on=joined_on)
+        db.session.add(membership)
+        db.session.flush()
+        check_membership(group, user, joined_on)
     if "member" not in user.roles:
         from app.accounts.models import RoleAssignment
 
@@ -233,16 +266,27 @@ def end_membership(actor: User | None, membership: Membership, left_on: date) ->
     record_action(actor, "member_left", membership.group, user_id=membership.user_id, left_on=left_on)
 
 
-def add_group_leader(actor: User | None, group: Group, user: User) -> GroupLeader:
-    """Make a person one of a group's standing leaders. Raises Conflict when they are a member of it.
+def add_group_leader(actor: User | None, group: Group, user: User, today: date | None = None) -> GroupLeader:
+    """Make a person one of a group's standing leaders.
 
-    Raises DomainError without the leader role, NotAllowed outside the actor's scope.
+    Raises MembershipConflict (409, rule member_of_group) when they are a member of it today or later (an open
+    membership, or one ending today or after `today`, default the local today), DomainError without the leader
+    role, Conflict when they already lead it, NotAllowed outside the actor's scope.
     """
+    from app.timeutil import local_today
+
     check_scope(actor, group.organisation_id)
+    today = today or local_today()
     if not user.has_role("leader"):
         raise DomainError(_("%(name)s does not hold the leader role.", name=user.name), field="user_id")
-    if open_membership(group, user) is not None:
-        raise Conflict(_("A person never leads a group they are a member of."), field="user_id")
+    member_now_or_later = db.session.scalar(
+        sa.select(Membership.id).where(
+            Membership.group_id == group.id, Membership.user_id == user.id,
+            sa.or_(Membership.left_on.is_(None), Membership.left_on >= today),
+        ).limit(1)
+    )
+    if member_now_or_later is not None:
+        raise MembershipConflict(_("A person never leads a group they are a member of."), MEMBER_OF_GROUP)
     if is_group_leader(group, user):
         raise Conflict(_("%(name)s already leads this group.", name=user.name), field="user_id")
     leader = GroupLeader(group=group, user=user)

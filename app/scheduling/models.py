@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.dialects import postgresql
 
 from app.extensions import db
 from app.timeutil import utcnow
@@ -105,8 +106,19 @@ class Meeting(db.Model):
         return found.user if found else None
 
 
+#: The name of PostgreSQL's guarantee that no leader is booked into two overlapping live meetings.
+BOOKING_CONSTRAINT = "ex_meeting_leaders_booking"
+
+
 class MeetingLeader(db.Model):
-    """The lead or co-lead of one meeting (exactly one lead, at most one co-lead)."""
+    """The lead or co-lead of one meeting (exactly one lead, at most one co-lead).
+
+    `starts_at`, `ends_at` and `live` copy the meeting's time range and whether it is scheduled or held. The
+    database keeps them in step (triggers on both tables, see BOOKING_DDL: on every insert here and every change
+    of a meeting's times or status), never the application, so that on PostgreSQL an exclusion constraint can
+    refuse a leader in two overlapping live meetings even when two requests book them at the same moment.
+    They are deferred: the application reads bookings from `meetings`.
+    """
 
     __tablename__ = "meeting_leaders"
 
@@ -114,6 +126,9 @@ class MeetingLeader(db.Model):
     meeting_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("meetings.id", ondelete="CASCADE"))
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: so.Mapped[str] = so.mapped_column(sa.String(10))
+    starts_at: so.Mapped[datetime | None] = so.mapped_column(deferred=True)
+    ends_at: so.Mapped[datetime | None] = so.mapped_column(deferred=True)
+    live: so.Mapped[bool | None] = so.mapped_column(deferred=True)
 
     meeting: so.Mapped[Meeting] = so.relationship(back_populates="leaders")
     user: so.Mapped[User] = so.relationship(lazy="joined")  # noqa: F821
@@ -122,7 +137,75 @@ class MeetingLeader(db.Model):
         sa.UniqueConstraint("meeting_id", "role"),
         sa.UniqueConstraint("meeting_id", "user_id"),
         sa.CheckConstraint("role IN ('lead', 'co_lead')", name="role"),
+        # PostgreSQL only (btree_gist): one leader, two live bookings whose [starts_at, ends_at) ranges overlap.
+        postgresql.ExcludeConstraint(
+            ("user_id", "="), (sa.text("tsrange(starts_at, ends_at)"), "&&"),
+            name=BOOKING_CONSTRAINT, using="gist", where=sa.text("live"),
+        ).ddl_if(dialect="postgresql"),
     )
+
+
+# The triggers that keep meeting_leaders' copy of each meeting's time range and liveness in step, per dialect;
+# the migration 2026_12_06_meeting_leader_bookings runs the same statements.
+BTREE_GIST = "CREATE EXTENSION IF NOT EXISTS btree_gist"  # equality on user_id inside a GiST index
+BOOKING_DDL = {
+    "postgresql": [
+        """CREATE OR REPLACE FUNCTION meeting_leaders_copy_booking() RETURNS trigger AS $$
+BEGIN
+    SELECT m.starts_at, m.ends_at, m.status <> 'cancelled' INTO NEW.starts_at, NEW.ends_at, NEW.live
+    FROM meetings m WHERE m.id = NEW.meeting_id;
+    RETURN NEW;
+END $$ LANGUAGE plpgsql""",
+        """CREATE OR REPLACE FUNCTION meetings_copy_booking() RETURNS trigger AS $$
+BEGIN
+    UPDATE meeting_leaders SET starts_at = NEW.starts_at, ends_at = NEW.ends_at, live = NEW.status <> 'cancelled'
+    WHERE meeting_id = NEW.id;
+    RETURN NULL;
+END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER meeting_leaders_copy_booking BEFORE INSERT OR UPDATE OF meeting_id, starts_at, ends_at, live
+    ON meeting_leaders FOR EACH ROW WHEN (pg_trigger_depth() = 0)
+    EXECUTE FUNCTION meeting_leaders_copy_booking()""",
+        """CREATE TRIGGER meetings_copy_booking AFTER UPDATE OF starts_at, ends_at, status ON meetings
+    FOR EACH ROW EXECUTE FUNCTION meetings_copy_booking()""",
+    ],
+    "sqlite": [
+        """CREATE TRIGGER meeting_leaders_copy_booking AFTER INSERT ON meeting_leaders
+BEGIN
+    UPDATE meeting_leaders SET
+        starts_at = (SELECT starts_at FROM meetings WHERE id = NEW.meeting_id),
+        ends_at = (SELECT ends_at FROM meetings WHERE id = NEW.meeting_id),
+        live = (SELECT status <> 'cancelled' FROM meetings WHERE id = NEW.meeting_id)
+    WHERE id = NEW.id;
+END""",
+        """CREATE TRIGGER meeting_leaders_copy_booking_on_move AFTER UPDATE OF meeting_id ON meeting_leaders
+BEGIN
+    UPDATE meeting_leaders SET
+        starts_at = (SELECT starts_at FROM meetings WHERE id = NEW.meeting_id),
+        ends_at = (SELECT ends_at FROM meetings WHERE id = NEW.meeting_id),
+        live = (SELECT status <> 'cancelled' FROM meetings WHERE id = NEW.meeting_id)
+    WHERE id = NEW.id;
+END""",
+        """CREATE TRIGGER meetings_copy_booking AFTER UPDATE OF starts_at, ends_at, status ON meetings
+BEGIN
+    UPDATE meeting_leaders SET starts_at = NEW.starts_at, ends_at = NEW.ends_at, live = NEW.status <> 'cancelled'
+    WHERE meeting_id = NEW.id;
+END""",
+    ],
+}
+
+
+@sa.event.listens_for(MeetingLeader.__table__, "before_create")
+def _booking_extension(target, connection, **kw) -> None:
+    """btree_gist must exist before the table's exclusion constraint is created (PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(BTREE_GIST)
+
+
+@sa.event.listens_for(MeetingLeader.__table__, "after_create")
+def _booking_triggers(target, connection, **kw) -> None:
+    """Create the triggers that keep the booking copy in step (create_all; migrations run the same DDL)."""
+    for statement in BOOKING_DDL.get(connection.dialect.name, []):
+        connection.exec_driver_sql(statement)
 
 
 class HolidayException(db.Model):

@@ -17,7 +17,7 @@ from app.programme.models import Group, Membership
 from app.scheduling import rules
 from app.scheduling.holidays import ChinaCalendar, library_knows_year
 from app.scheduling.models import HolidayException, HolidayYear, Meeting, MeetingLeader
-from app.scheduling.services import MAX_PERIOD_DAYS, local_date, rule_of
+from app.scheduling.services import MAX_PERIOD_DAYS, problem_messages, problems_for, rule_of
 
 UPCOMING = "upcoming"
 PAST = "past"
@@ -94,20 +94,21 @@ def my_upcoming(user: User, now: datetime, limit: int = 5) -> list[Meeting]:
 
 
 @dataclass
-class LapsedLead:
-    """A meeting whose assigned lead will not be eligible on its date, and why (problem codes)."""
+class FlaggedMeeting:
+    """An upcoming meeting that breaks an invariant, with the problems as sentences naming the leader."""
 
     meeting: Meeting
-    lead: User
-    problems: list[str]
+    problems: list[rules.Problem]
+    messages: list[str]
 
 
 @dataclass
 class Highlights:
-    """What a coordinator should act on soon: meetings without a lead, and leads no longer eligible."""
+    """What a coordinator should act on soon: meetings without a lead, and meetings flagged by the invariants
+    (a lead no longer eligible on the date, a co-lead in training without a qualified lead, ...)."""
 
     without_lead: list[Meeting] = field(default_factory=list)
-    lapsed: list[LapsedLead] = field(default_factory=list)
+    flagged: list[FlaggedMeeting] = field(default_factory=list)
 
 
 def _soon(scope: int | None, now: datetime):
@@ -126,28 +127,22 @@ def _soon(scope: int | None, now: datetime):
 
 
 def coordinator_highlights(scope: int | None, now: datetime) -> Highlights:
-    """Scheduled meetings of the next 60 days (of the scope's organisation) with no lead, or with a lead
-    whose account or verified training will not qualify them to lead on the meeting's date.
+    """Scheduled meetings of the next 60 days (of the scope's organisation) with no lead, or breaking any other
+    invariant of scheduling.rules (judged by scheduling.services.problems_for: a lead or co-lead not eligible on
+    the meeting's local date, deactivated, without the leader role, a member of the group, booked twice...).
 
-    Uses the eligibility rule of accounts.rules (without the group and time checks, which assignment made).
+    A fixed number of statements whatever the number of meetings.
     """
     result = Highlights()
     has_lead = sa.exists().where(MeetingLeader.meeting_id == Meeting.id, MeetingLeader.role == eligibility.LEAD)
     result.without_lead = list(db.session.scalars(_soon(scope, now).where(~has_lead).limit(HIGHLIGHT_LIMIT)))
-    led = db.session.scalars(
-        _soon(scope, now)
-        .where(has_lead)
-        .options(so.selectinload(Meeting.leaders).joinedload(MeetingLeader.user).selectinload(User.training_records))
-    )
+    led = db.session.scalars(_soon(scope, now).where(has_lead)).all()
+    found = problems_for(led)
     for meeting in led:
-        lead = meeting.lead
-        problems = eligibility.eligibility_problems(
-            active=lead.active, records=lead.training_records, on=local_date(meeting.starts_at),
-            as_role=eligibility.LEAD,
-        )
+        problems = [p for p in found[meeting.id] if p.code != rules.NO_LEAD]
         if problems:
-            result.lapsed.append(LapsedLead(meeting, lead, problems))
-            if len(result.lapsed) >= HIGHLIGHT_LIMIT:
+            result.flagged.append(FlaggedMeeting(meeting, problems, problem_messages(meeting, problems)))
+            if len(result.flagged) >= HIGHLIGHT_LIMIT:
                 break
     return result
 

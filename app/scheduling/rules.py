@@ -1,4 +1,4 @@
-"""Pure scheduling rules: recurrence, the holiday policy, overlaps. No Flask, no database; dates passed in."""
+"""Pure scheduling rules: recurrence, the holiday policy, overlaps, the meeting invariants. No Flask, no database."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
+
+from app.accounts import rules as eligibility
 
 NTH_WEEKDAY = "nth_weekday"
 BIWEEKLY = "biweekly"
@@ -175,3 +177,107 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
 def fairness_key(meetings_led_recently: int, name: str) -> tuple[int, str]:
     """Sort key for suggesting leaders: fewest meetings led in the last 90 days first, then by name."""
     return (meetings_led_recently, name.casefold())
+
+
+# --- the meeting invariants -------------------------------------------------------------------
+#
+# A meeting that is scheduled or held must satisfy, at every moment:
+#   1. at most one lead and at most one co-lead, and never the same person in both roles;
+#   2. exactly one lead once it is held (a scheduled meeting without a lead is allowed, but flagged);
+#   3. every assigned leader eligible on the meeting's LOCAL date under DOMAIN.md's rule (accounts.rules):
+#      active, verified training of a qualifying level in force that day;
+#   4. a co-lead who is only a leader in training beside a lead who is a leader or training leader that day;
+#   5. no leader in two overlapping scheduled/held meetings;
+#   6. no leader a member of the meeting's group on its date;
+#   7. every assigned leader holds the leader role (without it they cannot open the pages of the meeting
+#      they lead).
+# A cancelled meeting is bound by none of them. Operations on a meeting (assigning, rescheduling, adding,
+# recording as held) are refused when the meeting would break any of them, except that a scheduled meeting may
+# still lack a lead; operations on people (training records, the leader role, deactivation) keep their data and
+# leave the affected meetings flagged (3, 4 and 7 can then fail); operations on memberships and standing leaders
+# are refused when they would break 6.
+
+LIVE_STATUSES = ("scheduled", "held")
+
+NO_LEAD = "no_lead"  # a scheduled meeting with no lead yet: allowed, flagged
+HELD_WITHOUT_LEAD = "held_without_lead"
+TOO_MANY_LEADS = "too_many_leads"
+TOO_MANY_CO_LEADS = "too_many_co_leads"
+SAME_PERSON_TWICE = "same_person_twice"
+NO_LEADER_ROLE = "no_leader_role"
+
+#: The problems that may stand on a meeting (shown as a flag, not refused) when nothing else is wrong.
+ALLOWED_ON_SCHEDULED = frozenset({NO_LEAD})
+
+
+@dataclass(frozen=True)
+class LeaderFacts:
+    """What the invariants read about one assigned leader of a meeting, gathered for its local date."""
+
+    user_id: int
+    role: str  # lead | co_lead
+    active: bool
+    records: tuple  # the person's training records (anything with level, completed_on, valid_until, verified)
+    holds_leader_role: bool
+    member_of_group: bool  # a member of the meeting's group on its local date
+    overlapping: bool  # also assigned to another scheduled or held meeting whose time overlaps this one
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken invariant of a meeting: its code, and the leader it concerns (None: the meeting itself).
+
+    Codes: the meeting-level ones above, or an eligibility code of accounts.rules (inactive, training_expired,
+    member_of_group, overlapping_meeting, trainee_needs_qualified_lead, ...) for the leader named.
+    """
+
+    code: str
+    role: str | None = None
+    user_id: int | None = None
+
+
+def meeting_problems(status: str, on: date, leaders: Iterable[LeaderFacts]) -> list[Problem]:
+    """Every invariant the meeting breaks (empty: none), for a meeting of `status` on the local date `on`.
+
+    A cancelled meeting breaks none. A leader's eligibility is judged by accounts.rules.eligibility_problems
+    for their role on `on`; a co-lead is judged beside the lead's best level that day (a trainee co-lead with no
+    qualified lead is TRAINEE_NEEDS_QUALIFIED_LEAD). Pure: the facts are gathered by the caller.
+    """
+    if status not in LIVE_STATUSES:
+        return []
+    leaders = list(leaders)
+    problems: list[Problem] = []
+    leads = [leader for leader in leaders if leader.role == eligibility.LEAD]
+    co_leads = [leader for leader in leaders if leader.role == eligibility.CO_LEAD]
+    if not leads:
+        problems.append(Problem(HELD_WITHOUT_LEAD if status == "held" else NO_LEAD))
+    if len(leads) > 1:
+        problems.append(Problem(TOO_MANY_LEADS))
+    if len(co_leads) > 1:
+        problems.append(Problem(TOO_MANY_CO_LEADS))
+    if len({leader.user_id for leader in leaders}) != len(leaders):
+        problems.append(Problem(SAME_PERSON_TWICE))
+    lead_level = eligibility.best_level_on(leads[0].records, on) if leads else None
+    for leader in leaders:
+        if leader.role not in eligibility.ASSIGNMENT_ROLES:
+            problems.append(Problem(eligibility.UNKNOWN_ROLE, leader.role, leader.user_id))
+            continue
+        codes = eligibility.eligibility_problems(
+            active=leader.active, records=leader.records, on=on, as_role=leader.role,
+            is_member_of_group=leader.member_of_group, has_overlapping_meeting=leader.overlapping,
+            lead_level=lead_level if leader.role == eligibility.CO_LEAD else eligibility.UNKNOWN_LEAD,
+        )
+        if not leader.holds_leader_role:
+            codes.append(NO_LEADER_ROLE)
+        problems.extend(Problem(code, leader.role, leader.user_id) for code in codes)
+    return problems
+
+
+def blocking(status: str, problems: Iterable[Problem]) -> list[Problem]:
+    """The problems an operation on the meeting itself must refuse: all but a scheduled meeting's missing lead."""
+    return [p for p in problems if not (status == "scheduled" and p.code in ALLOWED_ON_SCHEDULED)]
+
+
+def membership_covers(joined_on: date, left_on: date | None, on: date) -> bool:
+    """True when a membership from `joined_on` to `left_on` (included; None: open) covers the date."""
+    return joined_on <= on and (left_on is None or left_on >= on)
