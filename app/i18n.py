@@ -1,7 +1,7 @@
 """Language choice: the user's preference, else the session's, else the browser's."""
 
 import functools
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from babel import Locale
@@ -10,6 +10,8 @@ from flask import current_app, has_request_context, request, session
 from flask_babel import format_date as flask_babel_format_date
 from flask_babel import format_percent, get_locale
 from flask_login import current_user
+
+from app.timeutil import local_date
 
 LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
 
@@ -77,7 +79,13 @@ def _date_text(day, width: str, locale: str) -> str:
 
 
 def format_day(day, width: str = "medium") -> str:
-    """A date in the reader's language (Babel's format_date), remembered: trend tables repeat the same dates."""
+    """A date in the reader's language (Babel's format_date), remembered: trend tables repeat the same dates.
+
+    A datetime is a stored time (naive UTC): it is shown as its date in the deployment's timezone, never
+    as its UTC date (00:30 on 1 April in Beijing is 31 March in UTC).
+    """
+    if isinstance(day, datetime):
+        day = local_date(day)
     return _date_text(day, width, str(get_locale() or "en"))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -33,8 +33,8 @@ from app.permissions import (
 from app.programme.forms import PlainText
 from app.programme.models import Group, GroupLeader, Membership, Organisation
 from app.scheduling.forms import role_choices
-from app.scheduling.services import FIRST_YEAR, LAST_YEAR, local_date, to_utc
-from app.timeutil import local_today, utcnow
+from app.scheduling.services import FIRST_YEAR, LAST_YEAR
+from app.timeutil import local_date, local_period_bounds, local_today, utcnow
 
 # --- template helpers ------------------------------------------------------------------------
 
@@ -114,10 +114,8 @@ class Period:
 
     @property
     def utc_bounds(self) -> tuple[datetime | None, datetime | None]:
-        """[start of `since`, start of the day after `until`) as naive UTC."""
-        start = to_utc(self.since, time.min) if self.since else None
-        end = to_utc(self.until + timedelta(days=1), time.min) if self.until else None
-        return start, end
+        """[local midnight starting `since`, local midnight after `until`) as naive UTC."""
+        return local_period_bounds(self.since, self.until)
 
     @property
     def args(self) -> dict[str, str]:

@@ -24,6 +24,7 @@ from app.meetings.models import Attendance, MeetingRecord, Supervision
 from app.pagination import paginate
 from app.programme.models import Group, Organisation
 from app.scheduling.models import Meeting, MeetingLeader
+from app.timeutil import local_date
 
 HELD = "held"
 PRESENT = "present"
@@ -101,7 +102,8 @@ def has_led(user_id: int) -> bool:
 def portfolio(user: User, since: datetime | None = None, before: datetime | None = None) -> Portfolio:
     """The leader's held meetings (newest first) with co-leaders and attendance, totals, and supervision.
 
-    `since` and `before` (naive UTC) limit meetings by their actual start and supervision by its day.
+    `since` and `before` (naive UTC, local midnights as `local_period_bounds` gives them) limit meetings by
+    their actual start and supervision by its local day: [local date of since, local date of before).
     """
     in_period = _in_period(MeetingRecord.started_at, since, before)
     mine = (
@@ -145,11 +147,13 @@ def portfolio(user: User, since: datetime | None = None, before: datetime | None
         .group_by(MeetingLeader.role)
     )}
 
+    # Supervision is kept by its local day: the bounds are local midnights, so their local dates bound it
+    # (their UTC dates are a day early east of Greenwich: 1 April 00:00 in Beijing is 31 March in UTC).
     supervision_period = []
     if since is not None:
-        supervision_period.append(Supervision.held_on >= since.date())
+        supervision_period.append(Supervision.held_on >= local_date(since))
     if before is not None:
-        supervision_period.append(Supervision.held_on < before.date())
+        supervision_period.append(Supervision.held_on < local_date(before))
     supervisions = [
         SupervisionRow(*row) for row in db.session.execute(
             sa.select(Supervision.held_on, Supervision.supervisor, Supervision.minutes)

@@ -10,7 +10,7 @@ import icalendar
 from flask_babel import gettext as _
 
 from app.scheduling.models import Meeting
-from app.timeutil import local_zone
+from app.timeutil import local_date, local_zone, to_local
 
 PRODID = "-//Balint Groups//Meetings//EN"
 # Calendar apps that honour it poll the address about this often.
@@ -19,7 +19,7 @@ REFRESH_INTERVAL = timedelta(hours=1)
 
 def _aware_local(moment: datetime) -> datetime:
     """Naive UTC from the database as an aware datetime in the deployment's zone (written with its TZID)."""
-    return moment.replace(tzinfo=UTC).astimezone(local_zone())
+    return to_local(moment)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -91,8 +91,9 @@ def build_calendar(meetings: Iterable[Meeting], name: str) -> bytes:
     for meeting in meetings:
         calendar.add_component(meeting_event(meeting))
     if meetings:
-        first = min(m.starts_at for m in meetings).date()
-        last = max(m.ends_at for m in meetings).date()
+        # The years as the zone sees them (a meeting at 00:30 on 1 January is in the new year).
+        first = local_date(min(m.starts_at for m in meetings), zone)
+        last = local_date(max(m.ends_at for m in meetings), zone)
         # Before the events that use it, as importers expect.
         calendar.subcomponents.insert(0, _vtimezone(zone.key, first.year, last.year))
     return calendar.to_ical()
