@@ -8,9 +8,9 @@ from flask import current_app
 from flask_babel import get_locale
 from marshmallow import Schema, fields
 
+from app import disclosure
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
-from app.feedback.stats import summary
 from app.permissions import get_group_or_403
 from app.trends import group_queries, programme_queries
 
@@ -29,7 +29,9 @@ class PointSchema(Schema):
 
 class TrendRoundSchema(Schema):
     number = fields.Integer()
-    n = fields.Integer()
+    n = fields.Integer(allow_none=True, metadata={"description": "Responses so far (participation)"})
+    reason = fields.String(allow_none=True, metadata={
+        "description": "Why the round's numbers are null: open (results only once closed), below_k, complement"})
     eligible = fields.Integer(allow_none=True)
     participation = fields.Float(allow_none=True)
     suppressed = fields.Boolean()
@@ -46,7 +48,7 @@ class GroupCellSchema(Schema):
     group_id = fields.Integer()
     name = fields.String()
     organisation = fields.String()
-    n = fields.Integer()
+    n = fields.Integer(allow_none=True)
     suppressed = fields.Boolean()
     subscales = fields.Dict(keys=fields.String(), values=fields.Nested(PointSchema))
 
@@ -61,14 +63,15 @@ class ProgrammeTrendSchema(Schema):
     rounds = fields.List(fields.Nested(ProgrammeRoundSchema))
 
 
-def _point(n: int | None, mean, sd, low, high) -> dict:
-    if mean is None:
+def _point(stat) -> dict:
+    """A published cell as JSON: all null when it is hidden."""
+    if stat is None or stat.hidden or stat.mean is None:
         return {"n": None, **EMPTY}
-    return {"n": n, "mean": mean, "sd": sd, "ci_low": low, "ci_high": high}
+    return {"n": stat.n, "mean": stat.mean, "sd": stat.sd, "ci_low": stat.ci_low, "ci_high": stat.ci_high}
 
 
 def group_trend_data(group, k: int) -> dict:
-    """The group's rounds with their subscale statistics (null below k)."""
+    """The group's rounds with their subscale statistics (null while open and below k)."""
     trend = group_queries.group_trend(group, k=k, locale=str(get_locale()))
     codes_of = defaultdict(list)
     for series in trend.series:
@@ -77,43 +80,45 @@ def group_trend_data(group, k: int) -> dict:
     for r in trend.rounds:
         subscales = {code: {"n": None, **EMPTY} for code in codes_of.get(r.instrument_code, [])}
         if not r.suppressed:
-            subscales.update({s.code: _point(s.n, s.mean, s.sd, s.ci_low, s.ci_high) for s in r.subscales})
-        rounds.append({"number": r.number, "n": r.n, "eligible": r.eligible, "participation": r.participation,
-                       "suppressed": r.suppressed, "subscales": subscales})
+            subscales.update({s.code: _point(s) for s in r.subscales})
+        rounds.append({"number": r.number, "n": r.responses, "eligible": r.eligible,
+                       "participation": r.participation, "suppressed": r.suppressed, "reason": r.reason,
+                       "subscales": subscales})
     return {"group_id": group.id, "min_n": k, "rounds": rounds}
 
 
-def _pooled(points: list[tuple[int, float, float | None]]) -> dict:
-    """One subscale across groups, from each shown group's n, mean and SD (sums add up exactly)."""
-    n = sum(p[0] for p in points)
-    total = sum(p[0] * p[1] for p in points)
-    total_sq = sum((p[0] - 1) * (p[2] or 0.0) ** 2 + p[0] * p[1] ** 2 for p in points)
-    return _point(n, *summary(n, total, total_sq))
-
-
 def programme_trend_data(scope: int | None, k: int) -> dict:
-    """Every group's rounds by round number, each number also pooled over the groups it shows."""
+    """Every group's rounds by round number, each number also pooled over the groups it shows.
+
+    A pool adds up only the groups' published cells (app.disclosure.combine): a hidden one never enters.
+    """
     trend = programme_queries.programme_trend(scope, k=k, locale=str(get_locale()))
+    by_group_round: dict[tuple[int, int], list] = defaultdict(list)
+    for (group_id, number, _key), cell in trend.cells.items():
+        by_group_round[(group_id, number)].append(cell)
     rounds = []
     for number in trend.columns:
         groups, shown = [], defaultdict(list)
         for g in trend.groups:
-            cells = [c for key, c in trend.cells.items() if key[0] == g.id and key[1] == number]
+            cells = by_group_round.get((g.id, number))
             if not cells:
                 continue
             suppressed = all(c.suppressed for c in cells)
             subscales = {}
             for c in cells:
-                subscales[c.subscale] = _point(c.n, c.mean, c.sd, c.ci_low, c.ci_high)
+                subscales[c.subscale] = _point(c.stat)
                 if not c.suppressed:
-                    shown[c.subscale].append((c.n, c.mean, c.sd))
+                    shown[c.subscale].append(c.stat)
+            responses = next((c.responses for c in cells if c.responses is not None), None)
             groups.append({"group_id": g.id, "name": g.name, "organisation": g.organisation,
-                           "n": max(c.responses for c in cells), "suppressed": suppressed, "subscales": subscales})
-        n = sum(g["n"] for g in groups if not g["suppressed"])
+                           "n": None if suppressed else responses, "suppressed": suppressed,
+                           "subscales": subscales})
         rounds.append({
-            "number": number, "n": n, "eligible": None, "participation": None,
+            "number": number, "n": sum(g["n"] or 0 for g in groups if not g["suppressed"]),
+            "eligible": None, "participation": None,
             "suppressed": all(g["suppressed"] for g in groups),
-            "subscales": {key: _pooled(points) for key, points in sorted(shown.items())}, "groups": groups,
+            "subscales": {key: _point(disclosure.combine(stats)) for key, stats in sorted(shown.items())},
+            "groups": groups,
         })
     return {"min_n": k, "organisation_id": scope, "rounds": rounds}
 
@@ -124,7 +129,7 @@ def programme_trend_data(scope: int | None, k: int) -> dict:
 @bp.alt_response(403, description="Not one of the group's leaders or coordinators")
 @bp.alt_response(404, description="No such group")
 def group_trends(group_id):
-    """The group's feedback round by round (numbers null below the anonymity threshold)."""
+    """The group's feedback round by round (numbers null while a round is open and below the anonymity threshold)."""
     group = get_group_or_403(group_id, need="lead")
     return group_trend_data(group, current_app.config["MIN_RESPONSES"])
 

@@ -68,15 +68,16 @@ class FeedbackRound(db.Model):
         self.closed_at = now
 
     def extend(self, closes_at: datetime, now: datetime) -> None:
-        """Move the closing time later; a closed round reopens only while the new time is in the future.
+        """Move the closing time of an open round later.
 
-        Raises Conflict when the new time is not later than the current one or already past.
+        Raises Conflict for a round already closed (its results may have been read: app.disclosure.rules
+        .may_extend) and when the new time is not later than the current one or already past.
         """
+        if not self.is_open(now):
+            raise Conflict(_("A closed round cannot be reopened."))
         if closes_at <= self.closes_at or closes_at <= now:
             raise Conflict(_("The new closing time must be later than the current one and in the future."))
         self.closes_at = closes_at
-        self.status = "open"
-        self.closed_at = None
 
 
 class RoundMeeting(db.Model):

@@ -35,6 +35,22 @@ def _round_or_403(round_id: int) -> tuple[FeedbackRound, bool]:
 _number = format_2dp
 
 
+def reason_labels(k: int) -> dict[str, str]:
+    """Why a number is hidden, in the reader's language (one sentence per app.disclosure reason)."""
+    from app import disclosure
+
+    return {
+        disclosure.OPEN: _("Results appear once the round has closed: until then only participation is shown, "
+                           "so that no one can compare results before and after one more answer."),
+        disclosure.BELOW_K: _("Fewer than %(k)s responses: hidden to protect anonymity.", k=k),
+        disclosure.COMPLEMENT: _("Another group of respondents in this round gave fewer than %(k)s responses: "
+                                 "hidden so they cannot be worked out.", k=k),
+        disclosure.FEW_SCORES: _("Fewer than %(k)s responses answered this: hidden to protect anonymity.", k=k),
+        disclosure.PARTIAL: _("Someone answered only part of this subscale: its questions are hidden so that "
+                              "their answers cannot be worked out from the subscale's figures."),
+    }
+
+
 def _source_labels() -> dict[str, str]:
     return {"all": _("All responses"), "questionnaire": _("Questionnaires"), "interview": _("Interviews")}
 
@@ -48,7 +64,7 @@ def round_results(round_id):
     if sources not in queries.SOURCES:
         sources = "all"
     results = queries.round_results(
-        feedback_round, k=current_app.config["MIN_RESPONSES"], include_text=True,
+        feedback_round, k=current_app.config["MIN_RESPONSES"], now=utcnow(), include_text=True,
         text_filter="all" if coordinator else "released", sources=sources, locale=str(get_locale()),
         notes_label=_("Interview notes"),
     )
@@ -56,6 +72,7 @@ def round_results(round_id):
         "feedback/results.html", round=feedback_round, group=feedback_round.group, results=results,
         coordinator=coordinator, number=_number, percent=format_pct,
         source_labels=_source_labels(), may_interview=feedback_round.mode == "interview",
+        reasons=reason_labels(current_app.config["MIN_RESPONSES"]),
     )
 
 

@@ -92,7 +92,7 @@ def group_rounds(group_id):
 @bp.route("/rounds/<int:round_id>/extend", methods=["POST"])
 @roles_required("coordinator")
 def extend_round(round_id):
-    """A coordinator moves a round's closing time later (a closed round reopens)."""
+    """A coordinator moves an open round's closing time later (a closed round is never reopened)."""
     feedback_round = get_or_404(FeedbackRound, round_id)
     group = feedback_round.group
     if not coordinates_org(current_user, group.organisation_id):
@@ -106,6 +106,8 @@ def extend_round(round_id):
             raise
         except DomainError as exc:
             db.session.rollback()
+            if not feedback_round.is_open(utcnow()):  # a closed round shows no form: say it above the rounds
+                flash(exc.message, "error")
             form.closes_on.errors = [*form.closes_on.errors, exc.message]
         else:
             db.session.commit()

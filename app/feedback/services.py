@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 
 from app.accounts.models import User
 from app.audit.services import record_action
-from app.errors import DomainError
+from app.disclosure import rules as disclosure_rules
+from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.feedback.instruments import instrument_id_for_new_round
 from app.feedback.models import FeedbackRound, RoundMeeting
@@ -63,6 +64,21 @@ def open_due_rounds(actor: User | None, group: Group, now: datetime) -> list[Fee
         tell_eligible_members(feedback_round, now)
         opened.append(feedback_round)
     return opened
+
+
+def groups_one_meeting_from_a_round() -> list[Group]:
+    """Active groups whose next held meeting completes a set and opens a round (one statement)."""
+    uncovered = (
+        sa.select(Meeting.group_id, sa.func.count().label("n"))
+        .where(Meeting.status == "held", ~sa.exists().where(RoundMeeting.meeting_id == Meeting.id))
+        .group_by(Meeting.group_id)
+        .subquery("uncovered")
+    )
+    return list(db.session.scalars(
+        sa.select(Group).outerjoin(uncovered, uncovered.c.group_id == Group.id)
+        .where(Group.status == "active",
+               sa.func.coalesce(uncovered.c.n, 0) + 1 >= Group.feedback_interval)
+    ))
 
 
 def eligible_user_ids(feedback_round: FeedbackRound) -> list[int]:
@@ -124,7 +140,16 @@ def close_if_due(feedback_round: FeedbackRound, now: datetime) -> bool:
 
 
 def extend_round(actor: User, feedback_round: FeedbackRound, closes_at: datetime, now: datetime) -> None:
-    """A coordinator moves the closing time later. Raises DomainError when it is not later and in the future."""
+    """A coordinator moves the closing time of an open round later.
+
+    A closed round is never reopened: its results may have been read, and answers added afterwards could be
+    worked out by comparing the two readings (app.disclosure.rules.may_extend). Raises Conflict for a closed
+    round, DomainError when the new time is not later and in the future.
+    """
+    if not disclosure_rules.may_extend(closed=not feedback_round.is_open(now)):
+        raise Conflict(_("Round %(n)s has closed and its results may already have been read, so it cannot be "
+                         "reopened: answers added now could be worked out by comparing the results before and "
+                         "after.", n=feedback_round.number), field="closes_at")
     if closes_at <= feedback_round.closes_at or closes_at <= now:
         raise DomainError(_("The new closing time must be later than the current one and in the future."),
                           field="closes_at")

@@ -1,29 +1,25 @@
-"""Read-only rows for exports and the quarterly programme report: round aggregates, anonymised responses,
-meetings and attendance per group — every number behind the anonymity threshold k."""
+"""Read-only rows for exports and the quarterly programme report: round aggregates, anonymised ratings,
+free text apart, meetings and attendance per group — every number from answers through app.disclosure."""
 
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from app import disclosure
+from app.disclosure.queries import subscale_key
 from app.extensions import db
 from app.feedback import rules
-from app.feedback.models import Answer, FeedbackRound, Instrument, Response, RoundMeeting
-from app.feedback.queries import (
-    INTERVIEW_NOTES,
-    SubscaleSummary,
-    round_results,
-    subscale_summaries,
-    subscale_sums_by_round,
-)
+from app.feedback.models import FeedbackRound, Instrument, RoundMeeting
+from app.feedback.queries import INTERVIEW_NOTES, SubscaleSummary, subscale_summary
 from app.meetings.models import Attendance
 from app.programme.models import Group, Organisation
 from app.scheduling.models import Meeting
+from app.timeutil import local_day_start, utcnow
 
 _random = random.SystemRandom()
 
@@ -43,7 +39,7 @@ class Filters:
 
 @dataclass
 class AggregateRow:
-    """One round with its counts; `subscales` is empty when the round is below k (suppressed)."""
+    """One round with its counts; `subscales` is empty when the round is hidden (`reason` says why)."""
 
     group_id: int
     group: str
@@ -61,11 +57,13 @@ class AggregateRow:
     subscales: list[SubscaleSummary] = field(default_factory=list)
     # Each subscale's possible range (lowest item minimum, highest item maximum), for charts.
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    reason: str | None = None  # app.disclosure's reason when suppressed
 
 
 @dataclass(frozen=True)
 class ResponseRow:
-    """One answer of an anonymised response; `row` is a random per-export number shared by a response's answers."""
+    """One rated answer of an anonymised response; `row` is a random per-export number shared by a response's
+    ratings (never by its free text, which is exported apart)."""
 
     row: int
     group: str
@@ -73,11 +71,24 @@ class ResponseRow:
     round_number: int
     instrument_code: str | None
     instrument_version: int | None
-    source: str
+    source: str  # the round's mode: a response carries nothing of its own beyond its answers
     item_code: str
     item_text: str
-    value: int | None
-    text: str | None
+    value: int
+
+
+@dataclass(frozen=True)
+class TextRow:
+    """One released free-text answer, exported apart from the ratings (no row number, shuffled per export)."""
+
+    group: str
+    organisation: str
+    round_number: int
+    instrument_code: str | None
+    instrument_version: int | None
+    item_code: str
+    item_text: str
+    text: str
 
 
 def _round_query(filters: Filters) -> sa.Select:
@@ -104,6 +115,7 @@ def _rounds(filters: Filters) -> list[FeedbackRound]:
         so.joinedload(FeedbackRound.group).joinedload(Group.organisation),
         # selectin: each instrument (and its large JSON definition) is read once, not once per round
         so.selectinload(FeedbackRound.instrument),
+        so.lazyload(FeedbackRound.round_meetings),
     )))
 
 
@@ -124,131 +136,129 @@ def subscale_ranges(definition: rules.Definition) -> dict[str, tuple[int, int]]:
     return ranges
 
 
-def aggregate_row(feedback_round: FeedbackRound, k: int, locale: str) -> AggregateRow:
-    """The round's counts and subscale summaries at k responses or more; below k no number, never free text."""
-    results = round_results(feedback_round, k=k, include_text=False, locale=locale)
-    instrument = _instrument(feedback_round)
-    return _row(feedback_round, instrument, results.sources, results.suppressed, results.eligible, results.responses,
-                [] if results.suppressed else list(results.subscales),
-                rules.definition_from_dict(instrument.definition) if instrument else None)
-
-
-def aggregate_rows(filters: Filters, k: int, locale: str = "en") -> list[AggregateRow]:
-    """One row per round the filters cover, as aggregate_row gives it — in a fixed number of statements.
-
-    Rounds, eligible members per round, responses per round, then per instrument version the subscale
-    sums of every covered round at once (a round without a fixed version is read on its own).
-    """
-    rounds = _rounds(filters)
-    if not rounds:
-        return []
-    round_ids = _round_query(filters).with_only_columns(FeedbackRound.id).order_by(None)
-    eligible = dict(db.session.execute(
+def _eligible(round_ids: list[int]) -> dict[int, int]:
+    if not round_ids:
+        return {}
+    return dict(db.session.execute(
         sa.select(RoundMeeting.round_id, sa.func.count(sa.distinct(Attendance.user_id)))
         .join(Attendance, Attendance.meeting_id == RoundMeeting.meeting_id)
         .where(RoundMeeting.round_id.in_(round_ids), Attendance.status == "present")
         .group_by(RoundMeeting.round_id)
     ).all())
-    responses = dict(db.session.execute(
-        sa.select(Response.round_id, sa.func.count()).where(Response.round_id.in_(round_ids))
-        .group_by(Response.round_id)
-    ).all())
-    sums: dict[int, dict[str, tuple]] = defaultdict(dict)
-    for instrument in {r.instrument for r in rounds if r.instrument is not None}:
-        for (round_id, code), value in subscale_sums_by_round(
-            rules.definition_from_dict(instrument.definition),
-            sa.select(Response.id).join(FeedbackRound, FeedbackRound.id == Response.round_id)
-            .where(FeedbackRound.id.in_(round_ids), FeedbackRound.instrument_id == instrument.id),
-        ).items():
-            sums[round_id][code] = value
+
+
+def _aggregate_rows(rounds: list[FeedbackRound], k: int, locale: str, now: datetime) -> list[AggregateRow]:
+    """One row per round, in the given order, from one app.disclosure release (a fixed number of statements)."""
+    if not rounds:
+        return []
+    release = disclosure.Release(rounds, k=k, now=now)
+    eligible = _eligible([r.id for r in rounds])
     rows = []
     for feedback_round in rounds:
-        if feedback_round.instrument is None:  # no version fixed: read as the results page reads it
-            rows.append(aggregate_row(feedback_round, k, locale))
-            continue
-        definition = rules.definition_from_dict(feedback_round.instrument.definition)
-        n_eligible, n_responses = eligible.get(feedback_round.id, 0), responses.get(feedback_round.id, 0)
-        suppressed = n_responses < k
-        rows.append(_row(feedback_round, feedback_round.instrument, "all", suppressed, n_eligible, n_responses,
-                         [] if suppressed else subscale_summaries(definition, sums[feedback_round.id], locale),
-                         definition))
+        instrument = _instrument(feedback_round)
+        definition = rules.definition_from_dict(instrument.definition) if instrument is not None else None
+        cell = release.stat(feedback_round.id, disclosure.RESPONSES)
+        subscales = []
+        if cell.shown and definition is not None:
+            subscales = [
+                subscale_summary(sub.code, rules.localised(sub.title, locale), release.stat(
+                    feedback_round.id, disclosure.subscale_measure(subscale_key(definition.code, sub.code))))
+                for sub in definition.subscales
+            ]
+        n_eligible = eligible.get(feedback_round.id, 0)
+        group = feedback_round.group
+        rows.append(AggregateRow(
+            group_id=group.id, group=group.name, organisation=group.organisation.name,
+            round_number=feedback_round.number, opened=feedback_round.opens_at, closed=feedback_round.closed_at,
+            instrument_code=instrument.code if instrument else None,
+            instrument_version=instrument.version if instrument else None,
+            source="all", suppressed=cell.hidden, reason=cell.reason,
+            eligible=None if cell.hidden else n_eligible,
+            responses=None if cell.hidden else cell.n,
+            participation=None if cell.hidden or not n_eligible else cell.n / n_eligible,
+            subscales=subscales, ranges=subscale_ranges(definition) if definition else {},
+        ))
     return rows
 
 
-def _row(feedback_round: FeedbackRound, instrument: Instrument | None, source: str, suppressed: bool, eligible: int,
-         responses: int, subscales: list[SubscaleSummary], definition: rules.Definition | None) -> AggregateRow:
-    group = feedback_round.group
-    return AggregateRow(
-        group_id=group.id, group=group.name, organisation=group.organisation.name,
-        round_number=feedback_round.number, opened=feedback_round.opens_at, closed=feedback_round.closed_at,
-        instrument_code=instrument.code if instrument else None,
-        instrument_version=instrument.version if instrument else None,
-        source=source, suppressed=suppressed,
-        eligible=None if suppressed else eligible,
-        responses=None if suppressed else responses,
-        participation=None if suppressed or not eligible else responses / eligible,
-        subscales=subscales, ranges=subscale_ranges(definition) if definition else {},
-    )
+def aggregate_row(feedback_round: FeedbackRound, k: int, locale: str, now: datetime | None = None) -> AggregateRow:
+    """The round's counts and subscale summaries once closed at k responses or more; otherwise no number."""
+    return _aggregate_rows([feedback_round], k, locale, now or utcnow())[0]
 
 
-def response_rows(filters: Filters, k: int, locale: str = "en", notes_label: str = "Interview notes"
-                  ) -> list[ResponseRow]:
-    """The answers of rounds with at least k responses, anonymised.
+def aggregate_rows(filters: Filters, k: int, locale: str = "en", now: datetime | None = None) -> list[AggregateRow]:
+    """One row per round the filters cover, as aggregate_row gives it — in a fixed number of statements."""
+    return _aggregate_rows(_rounds(filters), k, locale, now or utcnow())
 
-    Responses come in random order within each round and carry a random per-export number instead of their
-    id; no user, no time. Free text is included only when a coordinator released it.
+
+def _item_labels(definitions: dict[int, rules.Definition], locale: str) -> dict[tuple[int, str], str]:
+    return {(iid, item.code): rules.localised(item.text, locale)
+            for iid, definition in definitions.items() for item in definition.items}
+
+
+def response_rows(filters: Filters, k: int, locale: str = "en", now: datetime | None = None) -> list[ResponseRow]:
+    """The rated answers of closed rounds with at least k responses, anonymised.
+
+    Responses come in random order and carry a random per-export number instead of their id; no user, no
+    time, no profession, and no free text (that is exported apart, so a recognisable sentence cannot be set
+    beside the ratings of the same response).
     """
     rounds = _rounds(filters)
-    if not rounds:
+    per_round = disclosure.anonymised_rows(rounds, k=k, now=now or utcnow())
+    if not per_round:
         return []
-    counts = dict(db.session.execute(
-        sa.select(Response.round_id, sa.func.count()).where(Response.round_id.in_([r.id for r in rounds]))
-        .group_by(Response.round_id)
-    ).all())
-    kept = [r for r in rounds if counts.get(r.id, 0) >= k]
-    if not kept:
-        return []
-    answers: dict[str, list[tuple[str, int | None, str | None, str]]] = {}
-    by_round: dict[int, list[str]] = {}
-    for round_id, response_id, code, value, text, review in db.session.execute(
-        sa.select(Response.round_id, Response.id, Answer.item_code, Answer.value, Answer.text, Answer.review)
-        .join(Answer, Answer.response_id == Response.id)
-        .where(Response.round_id.in_([r.id for r in kept]))
-    ):
-        if response_id not in answers:
-            by_round.setdefault(round_id, []).append(response_id)
-        answers.setdefault(response_id, []).append((code, value, text, review))
-    sources = dict(db.session.execute(
-        sa.select(Response.id, Response.source).where(Response.round_id.in_([r.id for r in kept]))
-    ).all())
     # Random per-export numbers: 1..N dealt at random, so neither the number nor the order follows the ids.
-    total = sum(len(ids) for ids in by_round.values())
-    numbers = list(range(1, total + 1))
+    numbers = list(range(1, sum(len(v) for v in per_round.values()) + 1))
     _random.shuffle(numbers)
     rows: list[ResponseRow] = []
-    for feedback_round in kept:
+    for feedback_round in rounds:
+        if feedback_round.id not in per_round:
+            continue
         instrument = _instrument(feedback_round)
         definition = rules.definition_from_dict(instrument.definition) if instrument is not None else None
         order = {i.code: n for n, i in enumerate(definition.items)} if definition else {}
         group = feedback_round.group
-        ids = by_round.get(feedback_round.id, [])
-        dealt = sorted((numbers.pop(), response_id) for response_id in ids)
-        for number, response_id in dealt:
-            for code, value, text, review in sorted(answers[response_id], key=lambda a: (order.get(a[0], 10**6), a[0])):
+        dealt = sorted((numbers.pop(), answers) for answers in per_round[feedback_round.id])
+        for number, answers in dealt:
+            for code, value in sorted(answers, key=lambda a: (order.get(a[0], 10**6), a[0])):
                 item = definition.item(code) if definition else None
-                free = text if text and review == "released" else None
-                if value is None and free is None:
-                    continue  # unanswered, or free text not released
-                label = rules.localised(item.text, locale) if item else (notes_label if code == INTERVIEW_NOTES
-                                                                          else code)
                 rows.append(ResponseRow(
                     row=number, group=group.name, organisation=group.organisation.name,
                     round_number=feedback_round.number,
                     instrument_code=instrument.code if instrument else None,
                     instrument_version=instrument.version if instrument else None,
-                    source=sources.get(response_id, ""), item_code=code, item_text=label,
-                    value=value, text=free,
+                    source=feedback_round.mode, item_code=code,
+                    item_text=rules.localised(item.text, locale) if item else code, value=value,
                 ))
+    return rows
+
+
+def text_rows(filters: Filters, k: int, locale: str = "en", notes_label: str = "Interview notes",
+              now: datetime | None = None) -> list[TextRow]:
+    """The released free-text answers of closed rounds with at least k responses, shuffled across the export.
+
+    No row number, response id or rating goes with them: nothing links a text to the ratings beside which
+    it was given.
+    """
+    rounds = _rounds(filters)
+    instruments = {r.id: _instrument(r) for r in rounds}
+    definitions = {r.id: rules.definition_from_dict(i.definition) for r, i in
+                   ((r, instruments[r.id]) for r in rounds) if i is not None}
+    codes = {i.code for d in definitions.values() for i in d.text_items} | {INTERVIEW_NOTES}
+    per_round = disclosure.anonymised_texts(rounds, codes, k=k, now=now or utcnow())
+    rows = []
+    for feedback_round in rounds:
+        instrument = instruments[feedback_round.id]
+        definition = definitions.get(feedback_round.id)
+        group = feedback_round.group
+        for t in per_round.get(feedback_round.id, ()):
+            item = definition.item(t.item_code) if definition else None
+            label = rules.localised(item.text, locale) if item else (
+                notes_label if t.item_code == INTERVIEW_NOTES else t.item_code)
+            rows.append(TextRow(group.name, group.organisation.name, feedback_round.number,
+                                instrument.code if instrument else None,
+                                instrument.version if instrument else None, t.item_code, label, t.text))
+    _random.shuffle(rows)
     return rows
 
 
@@ -284,9 +294,7 @@ def last_complete_quarter(today: date) -> tuple[int, int]:
 
 def local_day_start_utc(day: date, zone) -> datetime:
     """Midnight of a local day as naive UTC, the form the database stores."""
-    from datetime import UTC
-
-    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    return local_day_start(day, zone)
 
 
 @dataclass
@@ -354,6 +362,7 @@ def quarter_report(scope: int | None, since: datetime, before: datetime, k: int,
                FeedbackRound.closed_at >= since, FeedbackRound.closed_at < before)
         .order_by(FeedbackRound.group_id, FeedbackRound.number)
     )
-    for feedback_round in closed:
-        groups[feedback_round.group_id].rounds.append(aggregate_row(feedback_round, k, locale))
+    closed = list(closed)
+    for row, feedback_round in zip(_aggregate_rows(closed, k, locale, utcnow()), closed, strict=True):
+        groups[feedback_round.group_id].rounds.append(row)
     return list(groups.values())

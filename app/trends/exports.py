@@ -117,12 +117,12 @@ def _xlsx_bytes(sheets: list[tuple[str, list, list]]) -> bytes:
 
 
 def _download(kind: str, fmt: str, header: list, rows: list, items_sheet: tuple[str, list, list],
-              sheet_title: str) -> Response:
+              sheet_title: str, extra_sheets: list[tuple[str, list, list]] = ()) -> Response:
     name = f"balint-{kind}-{local_today().isoformat()}.{fmt}"
     if fmt == "csv":
         body, mimetype = csv_text(header, rows).encode("utf-8"), "text/csv; charset=utf-8"
     else:
-        body, mimetype = _xlsx_bytes([(sheet_title, header, rows), items_sheet]), XLSX_TYPE
+        body, mimetype = _xlsx_bytes([(sheet_title, header, rows), *extra_sheets, items_sheet]), XLSX_TYPE
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
@@ -178,10 +178,14 @@ def export_aggregates(fmt):
                  agg.instrument_code, agg.instrument_version, agg.source]
         if agg.suppressed:
             rows.append([*start, None, None, None, None, None, None, None, None, None, None,
-                         _("yes: fewer than %(k)s responses", k=k)])
+                         _suppressed_text(agg.reason, k)])
             continue
         counts = [agg.eligible, agg.responses, _rounded(agg.participation)]
         for sub in agg.subscales or [None]:
+            if sub is not None and sub.hidden:
+                rows.append([*start, *counts, sub.code, sub.title, None, None, None, None, None,
+                             _suppressed_text(sub.reason, k)])
+                continue
             numbers = [None] * 7 if sub is None else [
                 sub.code, sub.title, sub.n, _rounded(sub.mean), _rounded(sub.sd), _rounded(sub.ci_low),
                 _rounded(sub.ci_high)]
@@ -190,12 +194,34 @@ def export_aggregates(fmt):
     return _download("round-aggregates", fmt, header, rows, _items_sheet(filters), _("Round aggregates"))
 
 
+def _suppressed_text(reason: str | None, k: int) -> str:
+    """The "Suppressed" cell of an export: yes, and why."""
+    from app import disclosure
+
+    if reason == disclosure.OPEN:
+        return _("yes: the round is still open")
+    if reason == disclosure.FEW_SCORES:
+        return _("yes: fewer than %(k)s responses scored this subscale", k=k)
+    return _("yes: fewer than %(k)s responses", k=k)
+
+
+def _text_sheet(filters: eq.Filters, k: int) -> tuple[str, list, list]:
+    """Released free text, shuffled, with no row number: nothing ties it to the ratings of its response."""
+    header = [_("Group"), _("Organisation"), _("Round"), _("Instrument"), _("Version"), _("Item"), _("Item text"),
+              _("Free text")]
+    rows = [[t.group, t.organisation, t.round_number, t.instrument_code, t.instrument_version, t.item_code,
+             t.item_text, t.text]
+            for t in eq.text_rows(filters, k, locale=str(get_locale()), notes_label=_("Interview notes"))]
+    return _("Free text"), header, rows
+
+
 # One rule per format (not a <fmt> variable), so every URL is a fixed path the authorisation matrix can open.
 @bp.route("/exports/responses.csv", defaults={"fmt": "csv"})
 @bp.route("/exports/responses.xlsx", defaults={"fmt": "xlsx"})
 @roles_required("coordinator")
 def export_responses(fmt):
-    """Anonymised answers of rounds with at least k responses: random order and row numbers, released text only."""
+    """Anonymised ratings of closed rounds with at least k responses: random order and row numbers. The Excel
+    file has the released free text on a sheet of its own; as CSV it is a file of its own (export_free_text)."""
     if fmt not in FORMATS:
         abort(404)
     try:
@@ -204,14 +230,28 @@ def export_responses(fmt):
         return _refuse(str(problem))
     k = current_app.config["MIN_RESPONSES"]
     header = [_("Row"), _("Group"), _("Organisation"), _("Round"), _("Instrument"), _("Version"), _("Source"),
-              _("Item"), _("Item text"), _("Answer"), _("Free text")]
+              _("Item"), _("Item text"), _("Answer")]
     rows = [
         [r.row, r.group, r.organisation, r.round_number, r.instrument_code, r.instrument_version, r.source,
-         r.item_code, r.item_text, r.value, r.text]
-        for r in eq.response_rows(filters, k, locale=str(get_locale()), notes_label=_("Interview notes"))
+         r.item_code, r.item_text, r.value]
+        for r in eq.response_rows(filters, k, locale=str(get_locale()))
     ]
+    extra = [_text_sheet(filters, k)] if fmt == "xlsx" else []
     _audit_and_commit("responses", fmt, record, len(rows))
-    return _download("responses", fmt, header, rows, _items_sheet(filters), _("Responses"))
+    return _download("responses", fmt, header, rows, _items_sheet(filters), _("Responses"), extra)
+
+
+@bp.route("/exports/free-text.csv", defaults={"fmt": "csv"})
+@roles_required("coordinator")
+def export_free_text(fmt):
+    """Released free-text answers of closed rounds with at least k responses, shuffled, apart from any rating."""
+    try:
+        filters, record = _filters()
+    except BadFilter as problem:
+        return _refuse(str(problem))
+    title, header, rows = _text_sheet(filters, current_app.config["MIN_RESPONSES"])
+    _audit_and_commit("free_text", fmt, record, len(rows))
+    return _download("free-text", fmt, header, rows, _items_sheet(filters), title)
 
 
 # --- the quarterly report ----------------------------------------------------------------------
@@ -291,7 +331,8 @@ def _charts(groups: list[eq.GroupQuarter]) -> tuple[list[Chart], dict[int, list[
             high = max((r[1] for r in ranges), default=1)
             per_group.setdefault(g.group_id, []).append(bar_chart(
                 _("Round %(number)s: subscale means with 95%% CI", number=agg.round_number),
-                [(s.title, s.mean, _number(s.mean), s.ci_low, s.ci_high) for s in agg.subscales],
+                [(s.title, s.mean, _number(s.mean) if s.shown else "–", s.ci_low, s.ci_high)
+                 for s in agg.subscales],
                 low, high, str(low), str(high)))
     return overview, per_group
 

@@ -1,7 +1,7 @@
-"""A group's trends round by round, in SQL: subscale statistics, participation, attendance and themes.
+"""A group's trends round by round: subscale statistics, participation, attendance and themes.
 
-Every aggregate is one GROUP BY statement over all the group's rounds (or meetings), so the number of
-statements is the same whether the group has 5 rounds or 500.
+The answers' statistics come from app.disclosure (closed rounds, k or more responses); attendance and
+themes are read here. A fixed number of statements whether the group has 5 rounds or 500.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from datetime import datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from app import disclosure
+from app.disclosure.queries import subscale_key
 from app.extensions import db
 from app.feedback import rules as feedback_rules
-from app.feedback.models import Answer, FeedbackRound, Instrument, Response, RoundMeeting
-from app.feedback.queries import scoring_table
-from app.feedback.stats import summary
+from app.feedback.models import FeedbackRound, RoundMeeting
 from app.meetings import queries as meeting_queries
 from app.meetings.models import Attendance, Theme, meeting_themes
 from app.programme.models import Group
 from app.scheduling.models import Meeting
+from app.timeutil import local_date, quarter_of, utcnow
 from app.trends import rules
 
 SOURCES = ("all", "questionnaire", "interview")
@@ -32,20 +33,21 @@ PRESENT = "present"
 
 @dataclass(frozen=True)
 class SubscalePoint:
-    """One subscale in one round; the numbers are None when hidden (fewer than k scores)."""
+    """One subscale in one round; the numbers (n included) are None when `reason` hides them."""
 
-    key: str  # "<instrument code>:<subscale code>": one line across the instrument's versions
+    key: str  # "<instrument code>/<subscale code>": one line across the instrument's versions
     code: str
     title: str
-    n: int
+    n: int | None
     mean: float | None = None
     sd: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    reason: str | None = None
 
     @property
     def hidden(self) -> bool:
-        return self.mean is None
+        return self.reason is not None
 
 
 @dataclass(frozen=True)
@@ -55,16 +57,21 @@ class ItemPoint:
     code: str
     text: str
     reverse: bool
-    n: int
+    n: int | None
     mean: float | None = None
     sd: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    reason: str | None = None
+
+    @property
+    def hidden(self) -> bool:
+        return self.reason is not None
 
 
 @dataclass
 class RoundTrend:
-    """One round: its instrument, who could and did respond, and (at k or more responses) its numbers."""
+    """One round: its instrument, who could and did respond, and (once closed, at k or more) its numbers."""
 
     id: int
     number: int
@@ -73,11 +80,12 @@ class RoundTrend:
     instrument_code: str | None
     instrument_version: int | None
     instrument_title: str | None
-    source_mix: dict[str, int]
+    responses: int  # everyone who answered (participation: shown while open and below k)
     eligible: int
-    n: int
+    n: int | None  # responses of the chosen source; None when that count is hidden
     participation: float | None
     suppressed: bool
+    reason: str | None = None  # why the round's results are hidden (app.disclosure reasons)
     version_changed: bool = False
     present: int = 0
     expected: int = 0
@@ -120,6 +128,7 @@ class Change:
     g: float | None
     g_low: float | None
     g_high: float | None
+    g_reason: str | None = None  # why g is None: rules.NO_VARIATION or rules.TOO_FEW
 
 
 @dataclass(frozen=True)
@@ -167,7 +176,7 @@ class GroupTrend:
         return self.held / decided if decided else None
 
 
-# --- the SQL ---------------------------------------------------------------------------------
+# --- the SQL (none of it reads answers: those come from app.disclosure) ----------------------
 
 def _rounds(group: Group) -> list[FeedbackRound]:
     return list(db.session.scalars(
@@ -182,10 +191,6 @@ def _round_ids(group: Group) -> sa.Select:
     return sa.select(FeedbackRound.id).where(FeedbackRound.group_id == group.id)
 
 
-def _source_filter(sources: str) -> list:
-    return [] if sources == "all" else [Response.source == sources]
-
-
 def _eligible(group: Group) -> dict[int, int]:
     """Per round: the members present at one or more of its meetings."""
     return dict(db.session.execute(
@@ -194,17 +199,6 @@ def _eligible(group: Group) -> dict[int, int]:
         .where(RoundMeeting.round_id.in_(_round_ids(group)), Attendance.status == PRESENT)
         .group_by(RoundMeeting.round_id)
     ).all())
-
-
-def _source_mix(group: Group) -> dict[int, dict[str, int]]:
-    mix: dict[int, dict[str, int]] = defaultdict(dict)
-    for round_id, source, n in db.session.execute(
-        sa.select(Response.round_id, Response.source, sa.func.count())
-        .where(Response.round_id.in_(_round_ids(group)))
-        .group_by(Response.round_id, Response.source)
-    ):
-        mix[round_id][source] = n
-    return mix
 
 
 def _round_attendance(group: Group) -> dict[int, tuple[int, int]]:
@@ -230,87 +224,23 @@ def _meeting_rounds(group: Group) -> dict[int, int]:
     ).all())
 
 
-def _response_instruments(group: Group) -> list[Instrument]:
-    """The instrument versions the group's responses were given on."""
-    used = sa.select(Response.instrument_id).where(Response.round_id.in_(_round_ids(group))).distinct()
-    return list(db.session.scalars(sa.select(Instrument).where(Instrument.id.in_(used))))
-
-
-def _subscale_sums(group: Group, definitions: dict[int, feedback_rules.Definition],
-                   sources: str) -> dict[tuple[int, str], tuple[int, float, float]]:
-    """Per round and subscale key: count, sum and sum of squares of the per-response subscale scores.
-
-    Scoring as in app.feedback.queries: reverse items flipped (min + max − answer), a response missing more
-    than half a subscale's items has no score for it; each response is scored by the version it answered.
-    """
-    rows = []
-    for instrument_id, definition in definitions.items():
-        for sub in definition.subscales:
-            for code in sub.items:
-                item = definition.item(code)
-                if item is not None and item.is_numeric:
-                    rows.append((instrument_id, code, f"{definition.code}:{sub.code}", len(sub.items),
-                                 1 if item.reverse else 0, item.min + item.max))
-    if not rows:
-        return {}
-    scoring = scoring_table(rows)
-    scored = sa.case((scoring.c.flip == 1, scoring.c.min_plus_max - Answer.value), else_=Answer.value)
-    per_response = (
-        sa.select(
-            Response.round_id.label("round_id"),
-            scoring.c.subscale.label("subscale"),
-            (sa.func.sum(scored) * 1.0 / sa.func.count(Answer.value)).label("score"),
-        )
-        .select_from(Answer)
-        .join(Response, Response.id == Answer.response_id)
-        .join(scoring, sa.and_(scoring.c.item_code == Answer.item_code,
-                               scoring.c.instrument_id == Response.instrument_id))
-        .where(Response.round_id.in_(_round_ids(group)), Answer.value.is_not(None), *_source_filter(sources))
-        .group_by(Answer.response_id, Response.round_id, scoring.c.subscale, scoring.c.size)
-        .having(sa.func.count(Answer.value) * 2 >= scoring.c.size)
-        .subquery()
-    )
-    score = per_response.c.score
-    return {
-        (round_id, key): (n, float(total or 0.0), float(total_sq or 0.0))
-        for round_id, key, n, total, total_sq in db.session.execute(
-            sa.select(per_response.c.round_id, per_response.c.subscale, sa.func.count(score),
-                      sa.func.sum(score), sa.func.sum(score * score))
-            .group_by(per_response.c.round_id, per_response.c.subscale)
-        )
-    }
-
-
-def _item_sums(group: Group, sources: str) -> dict[tuple[int, str], tuple[int, float, float]]:
-    """Per round and item: count, sum and sum of squares of the answers given (as answered)."""
-    value = Answer.value
-    return {
-        (round_id, code): (n, float(total or 0), float(total_sq or 0))
-        for round_id, code, n, total, total_sq in db.session.execute(
-            sa.select(Response.round_id, Answer.item_code, sa.func.count(value), sa.func.sum(value),
-                      sa.func.sum(value * value))
-            .join(Response, Response.id == Answer.response_id)
-            .where(Response.round_id.in_(_round_ids(group)), value.is_not(None), *_source_filter(sources))
-            .group_by(Response.round_id, Answer.item_code)
-        )
-    }
-
-
 def _themes(group: Group, locale: str) -> list[QuarterThemes]:
-    """Theme tags of held meetings per calendar quarter (counted per month in SQL, folded here)."""
-    year = sa.extract("year", Meeting.starts_at)
-    month = sa.extract("month", Meeting.starts_at)
+    """Theme tags of held meetings per calendar quarter of the meeting's local date.
+
+    The group's tagged meetings are few (two a month), so their (start, theme) pairs are read and put in
+    quarters here, in the deployment's timezone: SQL on the stored UTC times would put a meeting at 00:30 on
+    1 April into the first quarter.
+    """
     counts: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for y, m, name_en, name_zh, n in db.session.execute(
-        sa.select(year, month, Theme.name_en, Theme.name_zh, sa.func.count())
+    for starts_at, name_en, name_zh in db.session.execute(
+        sa.select(Meeting.starts_at, Theme.name_en, Theme.name_zh)
         .select_from(meeting_themes)
         .join(Meeting, Meeting.id == meeting_themes.c.meeting_id)
         .join(Theme, Theme.id == meeting_themes.c.theme_id)
         .where(Meeting.group_id == group.id, Meeting.status == HELD)
-        .group_by(year, month, Theme.id, Theme.name_en, Theme.name_zh)
     ):
         name = name_zh if str(locale).startswith("zh") else name_en
-        counts[(int(y), (int(m) - 1) // 3 + 1)][name] += n
+        counts[quarter_of(local_date(starts_at))][name] += 1
     return [
         QuarterThemes(f"{y} Q{q}", sorted(counts[(y, q)].items(), key=lambda pair: (-pair[1], pair[0])))
         for y, q in sorted(counts)
@@ -319,43 +249,42 @@ def _themes(group: Group, locale: str) -> list[QuarterThemes]:
 
 # --- putting it together ---------------------------------------------------------------------
 
-def _point(n: int, total: float, total_sq: float, k: int) -> tuple:
-    """(mean, sd, ci_low, ci_high), all None below k values: a small cell could point at one person."""
-    if n < k:
-        return None, None, None, None
-    return summary(n, total, total_sq)
+def _point(key: str, code: str, title: str, stat: disclosure.Stat) -> SubscalePoint:
+    return SubscalePoint(key, code, title, stat.n, stat.mean, stat.sd, stat.ci_low, stat.ci_high, stat.reason)
 
 
 def _changes(rounds: list[RoundTrend], series: list[Series]) -> list[Change]:
-    """First → latest shown round per subscale (the key fixes the instrument code)."""
+    """First → latest shown round per subscale (the key fixes the instrument code), from published cells only."""
     changes = []
     for line in series:
-        shown = [(r, r.subscale(line.key)) for r in rounds if not r.suppressed]
-        shown = [(r, p) for r, p in shown if p is not None and not p.hidden]
+        shown = [(r, p) for r in rounds if not r.suppressed
+                 for p in [r.subscale(line.key)] if p is not None and not p.hidden]
         if len(shown) < 2:
             continue
         (first, a), (latest, b) = shown[0], shown[-1]
-        effect = None
-        if a.sd is not None and b.sd is not None:
-            effect = rules.hedges_g(a.n, a.mean, a.sd, b.n, b.mean, b.sd)
-        g, low, high = effect if effect is not None else (None, None, None)
+        effect = rules.effect_size(a.n, a.mean, a.sd, b.n, b.mean, b.sd)
         changes.append(Change(
             key=line.key, title=line.title, first_number=first.number, latest_number=latest.number,
             n1=a.n, mean1=a.mean, sd1=a.sd, n2=b.n, mean2=b.mean, sd2=b.sd,
-            difference=rules.mean_difference(a.mean, b.mean), g=g, g_low=low, g_high=high,
+            difference=rules.mean_difference(a.mean, b.mean), g=effect.g, g_low=effect.low, g_high=effect.high,
+            g_reason=effect.reason,
         ))
     return changes
 
 
-def group_trend(group: Group, k: int, sources: str = "all", items: bool = False, locale: str = "en") -> GroupTrend:
-    """The group's trends: every round with its subscale statistics (hidden below k), the change from the
-    first to the latest round, attendance, presenters, held and cancelled meetings, and themes per quarter.
+def group_trend(group: Group, k: int, sources: str = "all", items: bool = False, locale: str = "en",
+                now: datetime | None = None) -> GroupTrend:
+    """The group's trends: every round with its subscale statistics (as far as app.disclosure publishes them),
+    the change from the first to the latest shown round, attendance, presenters, held and cancelled meetings,
+    and themes per quarter.
 
-    `sources` limits the responses counted ("questionnaire" or "interview"); `items` adds the item-level
-    breakdown. Raises ValueError on an unknown source.
+    Rounds still open at `now` (default: the current time) show participation only. `sources` limits the
+    responses counted ("questionnaire" or "interview"); `items` adds the item-level breakdown. Raises
+    ValueError on an unknown source.
     """
     if sources not in SOURCES:
         raise ValueError(f"unknown source {sources!r}")
+    now = now or utcnow()
     found = _rounds(group)
     fallback = None
     if any(r.instrument is None for r in found):
@@ -363,16 +292,14 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
 
         fallback = instrument_for_group(group)
     instrument_of = {r.id: r.instrument or fallback for r in found}
+    dimension, category = (None, None) if sources == "all" else (disclosure.SOURCE, sources)
+    release = disclosure.Release(found, k=k, now=now, split=dimension is not None, items=items)
     instruments = {i.id: i for i in instrument_of.values() if i is not None}
-    if found:
-        instruments.update({i.id: i for i in _response_instruments(group)})
+    instruments.update(release.instruments)
     definitions = {i: feedback_rules.definition_from_dict(ins.definition) for i, ins in instruments.items()}
 
     eligible = _eligible(group) if found else {}
-    mix = _source_mix(group) if found else {}
     attendance = _round_attendance(group) if found else {}
-    sub_sums = _subscale_sums(group, definitions, sources) if found else {}
-    item_sums = _item_sums(group, sources) if found and items else {}
 
     rounds: list[RoundTrend] = []
     series: dict[str, Series] = {}
@@ -380,8 +307,8 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
     for r in found:
         instrument = instrument_of[r.id]
         definition = definitions.get(instrument.id) if instrument is not None else None
-        source_mix = mix.get(r.id, {})
-        n = sum(source_mix.values()) if sources == "all" else source_mix.get(sources, 0)
+        responses = release.participation(r.id)
+        cell = release.stat(r.id, disclosure.RESPONSES, dimension, category)
         n_eligible = eligible.get(r.id, 0)
         present, expected = attendance.get(r.id, (0, 0))
         version = (instrument.code, instrument.version) if instrument is not None else None
@@ -390,27 +317,27 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
             instrument_code=instrument.code if instrument else None,
             instrument_version=instrument.version if instrument else None,
             instrument_title=instrument.title(locale) if instrument else None,
-            source_mix=source_mix, eligible=n_eligible, n=n,
-            participation=n / n_eligible if n_eligible else None, suppressed=n < k,
-            version_changed=previous is not None and version != previous, present=present, expected=expected,
+            responses=responses, eligible=n_eligible, n=cell.n,
+            participation=responses / n_eligible if n_eligible else None, suppressed=cell.hidden,
+            reason=cell.reason, version_changed=previous is not None and version != previous, present=present,
+            expected=expected,
         )
         previous = version
         if definition is not None:
             for sub in definition.subscales:
-                key = f"{definition.code}:{sub.code}"
+                key = subscale_key(definition.code, sub.code)
                 title = feedback_rules.localised(sub.title, locale)
                 series[key] = Series(key, sub.code, title, definition.code)  # the latest title wins
                 if trend.suppressed:
                     continue
-                count, total, total_sq = sub_sums.get((r.id, key), (0, 0.0, 0.0))
-                mean, sd, low, high = _point(count, total, total_sq, k)
-                trend.subscales.append(SubscalePoint(key, sub.code, title, count, mean, sd, low, high))
+                stat = release.stat(r.id, disclosure.subscale_measure(key), dimension, category)
+                trend.subscales.append(_point(key, sub.code, title, stat))
             if items and not trend.suppressed:
                 for item in definition.rated_items:
-                    count, total, total_sq = item_sums.get((r.id, item.code), (0, 0.0, 0.0))
-                    mean, sd, low, high = _point(count, total, total_sq, k)
+                    stat = release.stat(r.id, disclosure.item_measure(item.code), dimension, category)
                     trend.items.append(ItemPoint(item.code, feedback_rules.localised(item.text, locale),
-                                                 item.reverse, count, mean, sd, low, high))
+                                                 item.reverse, stat.n, stat.mean, stat.sd, stat.ci_low,
+                                                 stat.ci_high, stat.reason))
         rounds.append(trend)
 
     stats = meeting_queries.attendance_stats(group)
@@ -440,10 +367,10 @@ def chart_data(trend: GroupTrend) -> dict:
         "sources": trend.sources,
         "rounds": [
             {
-                "number": r.number, "opens_at": r.opens_at.date().isoformat(), "mode": r.mode,
+                "number": r.number, "opens_at": local_date(r.opens_at).isoformat(), "mode": r.mode,
                 "instrument": r.instrument_code, "version": r.instrument_version,
-                "version_changed": r.version_changed, "suppressed": r.suppressed,
-                "n": r.n, "eligible": r.eligible, "participation": r.participation,
+                "version_changed": r.version_changed, "suppressed": r.suppressed, "reason": r.reason,
+                "responses": r.responses, "n": r.n, "eligible": r.eligible, "participation": r.participation,
                 "attendance_rate": r.attendance_rate,
             }
             for r in trend.rounds
@@ -455,11 +382,11 @@ def chart_data(trend: GroupTrend) -> dict:
         ],
         "changes": [
             {"key": c.key, "first": c.first_number, "latest": c.latest_number, "difference": c.difference,
-             "g": c.g, "g_low": c.g_low, "g_high": c.g_high}
+             "g": c.g, "g_low": c.g_low, "g_high": c.g_high, "g_reason": c.g_reason}
             for c in trend.changes
         ],
         "meetings": [
-            {"date": m.started_at.date().isoformat(), "present": m.present, "expected": m.expected,
+            {"date": local_date(m.started_at).isoformat(), "present": m.present, "expected": m.expected,
              "rate": m.rate, "round": m.round_number}
             for m in trend.meetings
         ],

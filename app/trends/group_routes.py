@@ -9,6 +9,7 @@ import plotly
 from flask import Response, current_app, jsonify, render_template, request
 from flask_babel import get_locale, gettext
 
+from app.feedback.results import reason_labels
 from app.i18n import format_2dp, format_day, format_pct
 from app.permissions import get_group_or_403, public, roles_required
 from app.trends import bp, group_queries
@@ -50,7 +51,7 @@ def _row_texts(trend) -> tuple[dict, list]:
     rounds = {
         r.number: {
             "opened": format_day(local_date(r.opens_at)),
-            "responses": of_eligible % {"n": r.n, "eligible": r.eligible},
+            "responses": of_eligible % {"n": r.responses, "eligible": r.eligible},
             "participation": format_pct(r.participation),
             "present": of_expected % {"present": r.present, "expected": r.expected},
             "attendance_rate": format_pct(r.attendance_rate),
@@ -73,7 +74,7 @@ def group_trends(group_id):
     trend = _trend(group)
     round_texts, meeting_rows = _row_texts(trend)
     return render_template("trends/group.html", group=group, trend=trend, round_texts=round_texts,
-                           meeting_rows=meeting_rows,
+                           meeting_rows=meeting_rows, reasons=reason_labels(trend.k),
                            chart_json=json.dumps(group_queries.chart_data(trend)),
                            plotly_version=plotly.__version__, number=_number, percent=_percent)
 

@@ -86,9 +86,11 @@ def _plotly_url() -> str | None:
 
 def _reason_labels(k: int) -> dict[str, str]:
     return {
+        queries.OPEN: _("Still open: results appear once the round has closed."),
+        queries.PARTIAL: _("Hidden to protect anonymity."),
         queries.BELOW_K: _("Fewer than %(k)s responses: hidden to protect anonymity.", k=k),
-        queries.COMPLEMENT: _("The other professions gave fewer than %(k)s responses: hidden so they cannot be "
-                              "worked out.", k=k),
+        queries.COMPLEMENT: _("Another profession of this round gave fewer than %(k)s responses: every "
+                              "profession of the round is hidden so that it cannot be worked out.", k=k),
         queries.FEW_SCORES: _("Fewer than %(k)s responses scored this subscale: hidden to protect anonymity.", k=k),
     }
 

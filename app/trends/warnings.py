@@ -56,7 +56,8 @@ def _drops(groups: dict[int, Group], now: datetime, drop: float, k: int, locale:
     last_two = sa.select(FeedbackRound.id).join(
         latest, sa.and_(latest.c.group_id == FeedbackRound.group_id, FeedbackRound.number >= latest.c.number - 1)
     )
-    trend = programme_trend(None, k=k, closed_by=now, group_ids=list(groups), locale=locale, rounds_among=last_two)
+    trend = programme_trend(None, k=k, closed_by=now, group_ids=list(groups), locale=locale, rounds_among=last_two,
+                            now=now)
     titles = {s.key: s.title for s in trend.subscales}
     latest: dict[int, int] = {}
     for group_id, number, _key in trend.cells:

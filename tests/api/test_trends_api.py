@@ -42,6 +42,7 @@ def answered(group, member):
     feedback_round = open_round(group, present=people)
     for person, answers in zip(people, (GOOD, GOOD, LOW), strict=False):
         answering.submit_response(person, feedback_round, answers, utcnow())
+    feedback_round.close(utcnow())  # results show only once the round has closed
     _db.session.commit()
     return feedback_round
 
@@ -55,6 +56,7 @@ def few(org, leader):
     programme.add_member(None, other, person, joined_on=TODAY.replace(day=1))
     feedback_round = open_round(other, present=[person]) if pulse() is None else second_round(other, person)
     answering.submit_response(person, feedback_round, GOOD, utcnow())
+    feedback_round.close(utcnow())
     _db.session.commit()
     return other
 
@@ -97,7 +99,7 @@ def test_a_round_below_the_threshold_shows_no_numbers(client, few, leader, beare
     response = client.get(f"/api/v1/groups/{few.id}/trends", headers=bearer(leader))
 
     [first] = response.get_json()["rounds"]
-    assert first["suppressed"] is True and first["n"] == 1
+    assert first["suppressed"] is True and first["n"] == 1 and first["reason"] == "below_k"
     assert first["subscales"]["wellbeing"] == {"n": None, "mean": None, "sd": None, "ci_low": None,
                                                "ci_high": None}
 

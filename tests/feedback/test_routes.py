@@ -146,14 +146,23 @@ def test_a_coordinator_extends_a_rounds_window(client, auth, db, opened, coordin
     assert (closes.date(), closes.hour, closes.minute) == (new_day, 18, 30)
 
 
-def test_extending_a_closed_round_into_the_future_reopens_it(client, auth, db, opened, coordinator, group):
+@pytest.mark.parametrize("stored_status", ["closed", "open"])
+def test_a_closed_round_is_never_reopened(client, auth, db, opened, coordinator, group, stored_status):
+    """Its results may have been read: answers added after reopening could be worked out by comparing readings.
+
+    Also when the window has ended but the stored status has not caught up yet.
+    """
     end_window(opened)
-    opened.close(utcnow())
+    if stored_status == "closed":
+        opened.close(utcnow())
     db.session.commit()
+    before = opened.closes_at
     auth.login(coordinator)
     response = client.post(f"/rounds/{opened.id}/extend", data=extend_data(opened.id, TODAY + timedelta(days=7)))
-    assert response.status_code == 302
-    assert the_round(db, group).status == "open"
+    assert response.status_code == 422
+    assert "cannot be reopened" in text(response)
+    assert the_round(db, group).closes_at == before and not the_round(db, group).is_open(utcnow())
+    assert 'name="extend-' not in text(client.get(f"/groups/{group.id}/rounds"))
 
 
 @pytest.mark.parametrize(

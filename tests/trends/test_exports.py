@@ -58,12 +58,15 @@ def feedback_round(db, group, crew, past_meetings):
     return the_round
 
 
-def answer(db, feedback_round, people, texts=None):
+def answer(db, feedback_round, people, texts=None, close=True):
+    """The people answer; then the round closes (unless told otherwise): answers are exported only after."""
     for i, person in enumerate(people):
         given = {"a1": 1 + i % 5, "a2": 2}
         if texts:
             given["t1"] = texts[i % len(texts)]
         submit_response(person, feedback_round, given, utcnow())
+    if close:
+        feedback_round.close(utcnow())
     db.session.commit()
 
 
@@ -136,11 +139,12 @@ def test_a_group_name_or_free_text_that_a_spreadsheet_would_run_is_neutralised_i
         a.text = evil + " text"  # as stored: the form strips leading whitespace, an import might not
     release_all(db, feedback_round)
     auth.login(coordinator)
-    for kind in ("aggregates", "responses"):
+    for kind in ("aggregates", "responses", "free-text"):
         rows = csv_rows(client.get(f"/exports/{kind}.csv"))[1:]
         cells = [c for r in rows for c in r if evil.strip() in c]
         assert cells and all(c.startswith("'") for c in cells), cells
-        rows = xlsx_rows(client.get(f"/exports/{kind}.xlsx"))[1:]
+    for kind, sheet in (("aggregates", 0), ("responses", 0), ("responses", 1)):
+        rows = xlsx_rows(client.get(f"/exports/{kind}.xlsx"), sheet)[1:]
         cells = [c for r in rows for c in r if isinstance(c, str) and evil.strip() in c]
         # (XML reads a stored CR back as LF: what matters is the quote in front.)
         assert cells and all(c.startswith("'") for c in cells), cells
@@ -176,19 +180,24 @@ def test_responses_come_in_random_order_with_random_row_numbers_and_no_ids_users
     ids = set(db.session.scalars(sa.select(Response.id)))
     names = {p.name for p in crew} | {p.email for p in crew}
     auth.login(coordinator)
-    orders = set()
+    orders, text_orders = set(), set()
     for _attempt in range(6):
         rows = csv_rows(client.get("/exports/responses.csv"))
         header, body = rows[0], rows[1:]
         assert header == ["Row", "Group", "Organisation", "Round", "Instrument", "Version", "Source", "Item",
-                          "Item text", "Answer", "Free text"]
+                          "Item text", "Answer"]
         flat = {c for r in body for c in r}
         assert not flat & ids and not flat & names
         assert not any(str(feedback_round.opens_at.year) + "-" in c for c in flat)
+        assert not any("Comment" in c for c in flat)  # free text is exported apart
         numbers = sorted({int(r[0]) for r in body})
         assert numbers == list(range(1, 9))
-        orders.add(tuple(r[10] for r in body if r[7] == "t1"))
-    assert len(orders) > 1  # 8! orders: six identical draws would be a 1 in 40320**5 chance
+        orders.add(tuple(r[9] for r in sorted(body, key=lambda r: int(r[0])) if r[7] == "a1"))
+        texts = csv_rows(client.get("/exports/free-text.csv"))
+        assert texts[0] == ["Group", "Organisation", "Round", "Instrument", "Version", "Item", "Item text",
+                            "Free text"]
+        text_orders.add(tuple(r[7] for r in texts[1:]))
+    assert len(orders) > 1 and len(text_orders) > 1  # six identical draws of 8 shuffled: 1 in 40320**5
 
 
 def test_only_released_free_text_is_exported(client, auth, db, feedback_round, crew, coordinator):
@@ -197,10 +206,10 @@ def test_only_released_free_text_is_exported(client, auth, db, feedback_round, c
         a.review = {"Withheld words": "withheld", "Released words": "released"}.get(a.text, "pending")
     db.session.commit()
     auth.login(coordinator)
-    body = client.get("/exports/responses.csv").get_data(as_text=True)
+    body = client.get("/exports/free-text.csv").get_data(as_text=True)
     assert "Released words" in body
     assert "Pending" not in body and "Withheld" not in body
-    assert body.count("I felt heard") == 4
+    assert client.get("/exports/responses.csv").get_data(as_text=True).count("I felt heard") == 4
 
 
 # --- audit, scope and access -------------------------------------------------------------------
@@ -286,7 +295,7 @@ def _closed_in_quarter(db, feedback_round, past_meetings):
     cancelled = past_meetings[5]
     if _quarter_of(cancelled.starts_at) == (year, quarter):
         meetings.record_meeting(None, cancelled, status="cancelled", now=utcnow(), cancel_reason="Holiday")
-    feedback_round.close(past_meetings[0].starts_at + timedelta(hours=2))
+    feedback_round.status, feedback_round.closed_at = "closed", past_meetings[0].starts_at + timedelta(hours=2)
     db.session.commit()
     n_cancelled = 1 if _quarter_of(cancelled.starts_at) == (year, quarter) else 0
     return year, quarter, len(held), n_cancelled

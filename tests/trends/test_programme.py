@@ -151,7 +151,7 @@ def test_every_shown_cell_matches_numpy_and_scipy_on_random_answers(db, org, ins
             assert cell is not None
             scores = independent_scores(answer_sets, code)
             if len(answer_sets) < 3 or len(scores) < 3:
-                assert cell.suppressed and cell.mean is None and cell.sd is None and cell.n == 0
+                assert cell.suppressed and cell.mean is None and cell.sd is None and cell.n is None
                 assert cell.reason == (queries.BELOW_K if len(answer_sets) < 3 else queries.FEW_SCORES)
                 hidden += 1
                 continue
@@ -201,10 +201,11 @@ def test_a_quarter_is_read_in_the_deployments_timezone(db, org, instrument):
 
     group = make_group(org, "Midnight group")
     answers = [{"a1": 3, "b1": 3}] * 3
-    # 31 March 20:00 UTC is already 1 April 04:00 in Beijing.
+    # 31 March 20:00 UTC is already 1 April 04:00 in Beijing: by default the deployment's zone decides.
     add_round(group, 1, instrument, answers, opens_at=datetime(2026, 3, 31, 20))
-    assert queries.programme_trend(None, by="quarter", k=3).columns == ["2026-Q1"]
+    assert queries.programme_trend(None, by="quarter", k=3).columns == ["2026-Q2"]
     assert queries.programme_trend(None, by="quarter", k=3, zone=ZoneInfo("Asia/Shanghai")).columns == ["2026-Q2"]
+    assert queries.programme_trend(None, by="quarter", k=3, zone=ZoneInfo("UTC")).columns == ["2026-Q1"]
 
 
 def test_a_quarter_never_includes_a_round_hidden_on_its_own(db, org, instrument):

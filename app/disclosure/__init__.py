@@ -1,0 +1,38 @@
+"""Disclosure control: the one place through which every published aggregate of feedback answers passes.
+
+rules.py holds the policy (pure), queries.py the only SQL that sums answers, release.py the cells views ask
+for. Pages, exports, the quarterly report, charts, early warnings and the JSON API read answers only here.
+"""
+
+from app.disclosure.release import (
+    RESPONSES,
+    Distribution,
+    Part,
+    Published,
+    Release,
+    Stat,
+    Text,
+    anonymised_rows,
+    anonymised_texts,
+    combine,
+    item_measure,
+    observe,
+    published_rounds,
+    subscale_measure,
+)
+from app.disclosure.rules import (
+    BELOW_K,
+    COMPLEMENT,
+    FEW_SCORES,
+    OPEN,
+    PARTIAL,
+    PROFESSION,
+    REASONS,
+    SOURCE,
+)
+
+__all__ = [
+    "BELOW_K", "COMPLEMENT", "FEW_SCORES", "OPEN", "PARTIAL", "PROFESSION", "REASONS", "RESPONSES", "SOURCE",
+    "Distribution", "Part", "Published", "Release", "Stat", "Text", "anonymised_rows", "anonymised_texts", "combine",
+    "item_measure", "observe", "published_rounds", "subscale_measure",
+]

@@ -1,0 +1,342 @@
+"""Published aggregates of anonymous answers: the cells views ask for, each either shown or hidden with a reason.
+
+A `Release` reads the sums of a set of rounds once (app.disclosure.queries) and answers every cell a page,
+export, report or API call shows: a round's count of responses, a subscale's or a question's n, mean, SD and
+95% CI, a question's distribution, the free text — for the whole round or for one category of one split
+(source, profession) — and sums of published cells over several rounds (quarters, pools). Every decision is
+app.disclosure.rules'; every published cell is announced to observers (the attacker test collects them).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.disclosure import queries, rules
+from app.feedback import rules as feedback_rules
+from app.feedback.stats import summary
+
+RESPONSES = "responses"
+
+
+def subscale_measure(key: str) -> str:
+    """The measure name of a subscale (key "<instrument code>/<subscale code>")."""
+    return f"subscale:{key}"
+
+
+def item_measure(code: str) -> str:
+    """The measure name of a question (by item code)."""
+    return f"item:{code}"
+
+
+@dataclass(frozen=True)
+class Part:
+    """The responses of one round, or of one category of one split of it."""
+
+    round_id: int
+    dimension: str | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Stat:
+    """One published cell: n, mean, SD and 95% CI of a measure over some parts; all None when hidden."""
+
+    measure: str
+    parts: tuple[Part, ...]
+    n: int | None = None
+    mean: float | None = None
+    sd: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    reason: str | None = None  # why it is hidden; None when shown
+    sums: tuple[int, float, float] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def shown(self) -> bool:
+        return self.reason is None
+
+    @property
+    def hidden(self) -> bool:
+        return self.reason is not None
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How many gave each stored value of a question (None: hidden); `reason` when the whole question is hidden."""
+
+    measure: str
+    parts: tuple[Part, ...]
+    counts: dict[int, int | None]
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    """One free-text answer published with a cell; `response_id` never leaves the server (refs are made of it)."""
+
+    item_code: str
+    text: str
+    review: str
+    response_id: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What observers hear: a shown Stat, a Distribution or the free text of a cell."""
+
+    kind: str  # "stat" | "distribution" | "text"
+    measure: str
+    parts: tuple[Part, ...]
+    value: object
+
+
+_observers: list[Callable[[Published], None]] = []
+_shuffle = random.SystemRandom().shuffle
+
+
+@contextmanager
+def observe() -> Iterator[list[Published]]:
+    """Collect everything published while the block runs (for tests of the policy)."""
+    seen: list[Published] = []
+    _observers.append(seen.append)
+    try:
+        yield seen
+    finally:
+        _observers.remove(seen.append)
+
+
+def _announce(kind: str, measure: str, parts: tuple[Part, ...], value: object) -> None:
+    for observer in list(_observers):
+        observer(Published(kind, measure, parts, value))
+
+
+class Release:
+    """Every cell of a set of rounds that a view may publish.
+
+    `split` reads the rounds per source and profession (needed only by views that filter on them); `items`
+    adds per-question sums and `options` their distributions (the codes of the questions, or all). Rounds
+    still open at `now` publish nothing but participation. Six statements at most, whatever the number of
+    rounds.
+    """
+
+    def __init__(self, rounds: Sequence, *, k: int, now: datetime, split: bool = False, subscales: bool = True,
+                 items: bool = False, options: Iterable[str] | None = None):
+        self.k = k
+        self.split = split
+        self.closed = {r.id: not r.is_open(now) for r in rounds}
+        ids = list(self.closed)
+        self.instruments = queries.instruments_answered(ids)
+        self.definitions = {iid: feedback_rules.definition_from_dict(i.definition)
+                            for iid, i in self.instruments.items()}
+        self._counts = queries.response_counts(ids, split)
+        self._subscales = (queries.subscale_sums(ids, queries.scoring_rows(self.definitions), split)
+                           if subscales or items else {})
+        self._items = queries.item_sums(ids, None, split) if items else {}
+        options = list(options or ())
+        self._options = queries.option_counts(ids, options, split) if options else {}
+        self._atoms: dict[int, list[queries.Atom]] = defaultdict(list)
+        for atom in self._counts:
+            self._atoms[atom[0]].append(atom)
+        self._round_split: dict[int, str | None] = {}
+        self._options_of: dict[tuple[int, str], list[tuple[queries.Atom, int, int]]] = defaultdict(list)
+        for (atom, code, value), n in self._options.items():
+            self._options_of[(atom[0], code)].append((atom, value, n))
+        # Which subscale each question counts toward (by code), for rule 6.
+        self._subscale_of: dict[str, str] = {}
+        for definition in self.definitions.values():
+            for sub in definition.subscales:
+                for code in sub.items:
+                    self._subscale_of.setdefault(code, queries.subscale_key(definition.code, sub.code))
+
+    # --- counts ----------------------------------------------------------------------------------
+
+    def subscale_keys(self) -> dict[int, set[str]]:
+        """Per round, the subscale keys its responses scored (whatever the instrument version they answered)."""
+        keys: dict[int, set[str]] = defaultdict(set)
+        for atom, key in self._subscales:
+            keys[atom[0]].add(key)
+        return keys
+
+    def participation(self, round_id: int) -> int:
+        """How many have answered the round: shown while it is open and below k (it says nothing of answers)."""
+        return sum(self._counts.get(atom, 0) for atom in self._atoms.get(round_id, ()))
+
+    def _measure_counts(self, round_id: int, measure: str) -> dict[queries.Atom, tuple]:
+        """Per atom of the round: the measure's (n, sum, sum of squares)."""
+        atoms = self._atoms.get(round_id, ())
+        if measure == RESPONSES:
+            return {a: (self._counts.get(a, 0), 0.0, 0.0) for a in atoms}
+        kind, _sep, key = measure.partition(":")
+        source = self._subscales if kind == "subscale" else self._items
+        return {a: source[(a, key)][:3] for a in atoms if (a, key) in source}
+
+    @staticmethod
+    def _index(dimension: str) -> int:
+        return 1 if dimension == rules.SOURCE else 2
+
+    def _categories(self, per_atom: dict[queries.Atom, tuple], dimension: str | None) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        if dimension is not None:
+            for atom, value in per_atom.items():
+                counts[atom[self._index(dimension)]] += value[0]
+        return counts
+
+    def round_split(self, round_id: int) -> str | None:
+        """The one split (source or profession) the round publishes for every measure, or None."""
+        if not self.split:
+            return None
+        if round_id not in self._round_split:
+            per_atom = self._measure_counts(round_id, RESPONSES)
+            splits = {d: self._categories(per_atom, d) for d in rules.DIMENSIONS}
+            self._round_split[round_id] = rules.published_split(splits, self.k)
+        return self._round_split[round_id]
+
+    def decision(self, round_id: int, measure: str, dimension: str | None = None,
+                 category: str | None = None) -> rules.Decision:
+        """Whether the cell may be published (rules.cell_decision, plus rule 6 for questions)."""
+        if dimension is not None and not self.split:
+            raise ValueError("this release does not split rounds")
+        per_atom = self._measure_counts(round_id, measure)
+        decision = rules.cell_decision(
+            closed=self.closed.get(round_id, False), round_total=self.participation(round_id),
+            measure_total=sum(v[0] for v in per_atom.values()), categories=self._categories(per_atom, dimension),
+            dimension=dimension, category=category, round_split=self.round_split(round_id), k=self.k,
+        )
+        if decision.shown and measure.startswith("item:"):
+            key = self._subscale_of.get(measure.partition(":")[2])
+            if key is not None and not rules.items_publishable(self._partial(round_id, key)):
+                return rules.Decision(False, rules.PARTIAL)
+        return decision
+
+    def _partial(self, round_id: int, key: str) -> int:
+        """The round's responses that answered some but not all of the subscale's questions."""
+        return sum(self._subscales.get((atom, key), (0, 0.0, 0.0, 0))[3] for atom in self._atoms.get(round_id, ()))
+
+    @staticmethod
+    def _in(atom: queries.Atom, dimension: str | None, category: str | None) -> bool:
+        if dimension is None:
+            return True
+        return atom[Release._index(dimension)] == category
+
+    # --- cells -----------------------------------------------------------------------------------
+
+    def stat(self, round_id: int, measure: str, dimension: str | None = None, category: str | None = None) -> Stat:
+        """One round's cell of a measure (the whole round, or one category of one split), shown or hidden."""
+        parts = (Part(round_id, dimension, category),)
+        decision = self.decision(round_id, measure, dimension, category)
+        if decision.hidden:
+            return Stat(measure, parts, reason=decision.reason)
+        n, total, total_sq = 0, 0.0, 0.0
+        for atom, (an, at, asq) in self._measure_counts(round_id, measure).items():
+            if self._in(atom, dimension, category):
+                n, total, total_sq = n + an, total + at, total_sq + asq
+        return self._shown(measure, parts, (n, total, total_sq))
+
+    def _shown(self, measure: str, parts: tuple[Part, ...], sums: tuple[int, float, float]) -> Stat:
+        return _shown(measure, parts, sums)
+
+    def combine(self, stats: Iterable[Stat]) -> Stat:
+        """The sum of published cells of one measure (see `combine`)."""
+        return combine(stats)
+
+    def distribution(self, round_id: int, code: str, values: Sequence[int], dimension: str | None = None,
+                     category: str | None = None) -> Distribution:
+        """How many gave each value of the question in the cell; small counts hidden (rules.hidden_counts)."""
+        measure = item_measure(code)
+        parts = (Part(round_id, dimension, category),)
+        decision = self.decision(round_id, measure, dimension, category)
+        if decision.hidden:
+            return Distribution(measure, parts, {v: None for v in values}, decision.reason)
+        counts = {v: 0 for v in values}
+        for atom, value, n in self._options_of.get((round_id, code), ()):
+            if self._in(atom, dimension, category):
+                counts[value] = counts.get(value, 0) + n
+        hidden = rules.hidden_counts(counts, self.k)
+        shown = {v: (None if v in hidden else n) for v, n in counts.items()}
+        _announce("distribution", measure, parts, shown)
+        return Distribution(measure, parts, shown)
+
+    def texts(self, round_id: int, codes: Iterable[str], *, released_only: bool, dimension: str | None = None,
+              category: str | None = None) -> list[Text] | None:
+        """The free-text answers of the cell in random order, or None when the cell is hidden."""
+        parts = (Part(round_id, dimension, category),)
+        if self.decision(round_id, RESPONSES, dimension, category).hidden:
+            return None
+        found = [
+            Text(code, text, review, response_id)
+            for atom, response_id, code, text, review in queries.text_answers([round_id], codes, released_only)
+            if self._in(atom, dimension, category)
+        ]
+        _shuffle(found)
+        _announce("text", RESPONSES, parts, len(found))
+        return found
+
+
+def _shown(measure: str, parts: tuple[Part, ...], sums: tuple[int, float, float]) -> Stat:
+    n, total, total_sq = sums
+    if measure == RESPONSES:
+        stat = Stat(measure, parts, n=n, sums=sums)
+    else:
+        mean, sd, low, high = summary(n, total, total_sq)
+        stat = Stat(measure, parts, n, mean, sd, low, high, sums=sums)
+    _announce("stat", measure, parts, stat)
+    return stat
+
+
+def combine(stats: Iterable[Stat]) -> Stat:
+    """The cell of several published cells of one measure (a quarter, a pool of groups): only shown cells add up.
+
+    Hidden cells never enter (they could be recovered by subtraction); when none is shown the result is
+    hidden with the first one's reason. Shown cells hold k or more responses each, so their sum does too.
+    Raises ValueError for cells of different measures.
+    """
+    stats = list(stats)
+    measures = {s.measure for s in stats}
+    if len(measures) > 1:
+        raise ValueError("cells of different measures do not add up")
+    shown = [s for s in stats if s.shown]
+    measure = measures.pop() if measures else RESPONSES
+    if not shown:
+        return Stat(measure, (), reason=stats[0].reason if stats else rules.BELOW_K)
+    parts = tuple(p for s in shown for p in s.parts)
+    n, total, total_sq = (sum(s.sums[i] for s in shown) for i in range(3))
+    return _shown(measure, parts, (int(n), float(total), float(total_sq)))
+
+
+def published_rounds(rounds: Sequence, *, k: int, now: datetime) -> list:
+    """The rounds whose answers may be exported one by one (closed, k or more responses), in the given order."""
+    release = Release(rounds, k=k, now=now, subscales=False)
+    return [r for r in rounds if release.decision(r.id, RESPONSES).shown]
+
+
+def anonymised_rows(rounds: Sequence, *, k: int, now: datetime) -> dict[int, list[list[tuple[str, int]]]]:
+    """Per published round, each response's rated answers [(item code, value)] — shuffled, with no response id.
+
+    Only closed rounds of k or more responses; the order says nothing of who answered or when.
+    """
+    kept = published_rounds(rounds, k=k, now=now)
+    answers = queries.rated_answers([r.id for r in kept])
+    out: dict[int, list[list[tuple[str, int]]]] = {}
+    for r in kept:
+        rows = [sorted(given) for given in answers.get(r.id, {}).values()]
+        _shuffle(rows)
+        out[r.id] = rows
+        _announce("rows", RESPONSES, (Part(r.id),), len(rows))
+    return out
+
+
+def anonymised_texts(rounds: Sequence, codes: Iterable[str], *, k: int, now: datetime) -> dict[int, list[Text]]:
+    """Per published round, its released free text, shuffled — to be exported apart from any rating."""
+    kept = published_rounds(rounds, k=k, now=now)
+    out: dict[int, list[Text]] = defaultdict(list)
+    for atom, response_id, code, text, review in queries.text_answers([r.id for r in kept], codes, True):
+        out[atom[0]].append(Text(code, text, review, response_id))
+    for round_id, texts in out.items():
+        _shuffle(texts)
+        _announce("text", RESPONSES, (Part(round_id),), len(texts))
+    return dict(out)
