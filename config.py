@@ -1,12 +1,63 @@
 """Configuration classes: Development, Testing and Production; every one honours DATABASE_URL."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
 DEV_SECRET_KEY = "dev-only-not-secret"  # never accepted by Production
+DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'balint.db'}"
+MIN_SECRET_KEY_LENGTH = 16
+
+
+class ConfigurationError(RuntimeError):
+    """The environment lacks what this configuration needs; `problems` lists every one (not just the first)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(
+            "Production refuses to start:\n" + "\n".join(f"- {p}" for p in self.problems)
+            + "\nFix these (see deploy/balint-groups.env.example), then run `flask check` to test the rest."
+        )
+
+
+def secret_key_problem(value: str | None) -> str | None:
+    """Why SECRET_KEY is not fit for production (None when it is): missing, the development value, or short."""
+    if not value:
+        return "SECRET_KEY is not set: set it to a long random value."
+    if value == DEV_SECRET_KEY:
+        return "SECRET_KEY is not set, or is the development value: set it to a long random value."
+    if len(value) < MIN_SECRET_KEY_LENGTH:
+        return f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters: set it to a long random value."
+    return None
+
+
+def base_url_problem(value: str | None, required: bool) -> str | None:
+    """Why BASE_URL is wrong (None when fine): unset where required, or not an http(s) address with a host."""
+    from urllib.parse import urlsplit
+
+    if not value:
+        return ("BASE_URL is not set: set it to the address people open, e.g. https://balint.hospital.internal."
+                if required else None)
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"BASE_URL {value!r} is not an http(s) address: use e.g. https://balint.hospital.internal."
+    if parts.query or parts.fragment:
+        return f"BASE_URL {value!r} has a query or fragment: give only the scheme, host and path."
+    return None
+
+
+def local_base_url() -> str:
+    """Where links point when BASE_URL is unset and no request says better: http://127.0.0.1:$PORT (5000)."""
+    port = os.environ.get("PORT") or os.environ.get("FLASK_RUN_PORT") or "5000"
+    return f"http://127.0.0.1:{port}"
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -30,7 +81,7 @@ class Config:
     """Settings shared by every environment; each can be overridden by an environment variable."""
 
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'balint.db'}"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # PostgreSQL planner cost of a random page read; 1.1 suits SSDs (empty: leave the server's setting)
     PG_RANDOM_PAGE_COST = os.environ.get("PG_RANDOM_PAGE_COST", "1.1")
@@ -83,8 +134,10 @@ class Config:
     MAIL_USE_SSL = _bool("MAIL_USE_SSL")
     MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Balint Groups <noreply@localhost>")
-    # Address used in e-mailed links (the app may sit behind a proxy)
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # The address e-mailed links and calendar addresses start with (the app may sit behind a proxy). Production
+    # requires it; left unset elsewhere, links follow the address each request came to, and outside a request
+    # (`flask notify send-due`) http://127.0.0.1:$PORT (app/notifications/mail.py).
+    BASE_URL = os.environ.get("BASE_URL") or None
 
     # Front end
     BOOTSTRAP_SERVE_LOCAL = True
@@ -144,21 +197,43 @@ class TestingConfig(Config):
     BASE_URL = "http://localhost"
 
 
+# Set only by `flask check` (app/checks.py), in its own process, so that it can list every problem of an
+# environment that production refuses to start with. Never read from the environment.
+_checking_only: ContextVar[bool] = ContextVar("checking_only", default=False)
+
+
+@contextmanager
+def checking_only() -> Iterator[None]:
+    """Inside this block ProductionConfig.check() does not raise: for `flask check`, which serves nothing."""
+    token = _checking_only.set(True)
+    try:
+        yield
+    finally:
+        _checking_only.reset(token)
+
+
 class ProductionConfig(Config):
-    """Production: refuses to start without a real SECRET_KEY and DATABASE_URL."""
+    """Production: refuses to start without a real SECRET_KEY, DATABASE_URL and BASE_URL."""
 
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
 
     @classmethod
-    def check(cls) -> None:
-        """Raise RuntimeError when the environment lacks what production needs."""
-        secret = os.environ.get("SECRET_KEY", "")
-        if not secret or secret == DEV_SECRET_KEY or len(secret) < 16:
-            raise RuntimeError("Production needs SECRET_KEY set to a long random value.")
+    def problems(cls) -> list[str]:
+        """Every reason the environment is not fit for production (empty when it is)."""
+        found = [secret_key_problem(os.environ.get("SECRET_KEY"))]
         if not os.environ.get("DATABASE_URL"):
-            raise RuntimeError("Production needs DATABASE_URL (e.g. postgresql+psycopg://user@host/db).")
+            found.append("DATABASE_URL is not set: set it, e.g. postgresql+psycopg://balint@127.0.0.1:5432/balint.")
+        found.append(base_url_problem(os.environ.get("BASE_URL"), required=True))
+        return [p for p in found if p]
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise ConfigurationError (a RuntimeError) listing every problem when production cannot start."""
+        problems = cls.problems()
+        if problems and not _checking_only.get():
+            raise ConfigurationError(problems)
 
 
 CONFIGS = {

@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+from bench import import_bench
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -124,6 +126,7 @@ def bench_app(database_url: str):
     from app import create_app
 
     os.environ.setdefault("SECRET_KEY", SECRET_KEY)
+    os.environ.setdefault("BASE_URL", "http://127.0.0.1:8000")
     os.environ["DATABASE_URL"] = database_url
     return create_app("production", {
         "SQLALCHEMY_DATABASE_URI": database_url, "BENCH_ENDPOINTS": True, "SECRET_KEY": SECRET_KEY,
@@ -299,7 +302,7 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "BENCH_DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY,
-               "DATABASE_URL": database_url}
+               "DATABASE_URL": database_url, "BASE_URL": self.url}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--worker-class", "gthread", "--threads", str(threads), "--timeout", "120",
@@ -596,6 +599,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results = [run_scale(scale.strip(), args.duration, args.reuse, log) for scale in args.scales.split(",")]
     text = report(results, args.duration)
+    # The people import: a 2,000-row XLSX previewed and imported twice (PostgreSQL beside the city scale's server).
+    pg_url = import_bench.pg_url_beside(SCALES["city"]["url"]) if "city" in args.scales else None
+    text = import_bench.with_section(text, import_bench.section(import_bench.run_all(2000, pg_url, log)))
     RESULTS.write_text(text)
     print()
     print(text)

@@ -1,5 +1,7 @@
 """Configuration classes, the production guard, and `flask demo`."""
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -44,7 +46,7 @@ def test_production_starts_with_its_secrets_set_before_the_process_starts(tmp_pa
     from pathlib import Path
 
     env = {**os.environ, "FLASK_CONFIG": "production", "SECRET_KEY": secret,
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}"}
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "BASE_URL": "https://balint.example"}
     env.pop("TEST_DATABASE_URL", None)
     done = subprocess.run([sys.executable, "-c", "from app import create_app; create_app()"], env=env,
                           cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120)
@@ -63,6 +65,7 @@ def test_production_refuses_to_start_without_database_url(monkeypatch):
 def test_production_marks_cookies_secure(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("BASE_URL", "https://balint.example")
     app = create_app("production")
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
@@ -73,20 +76,46 @@ def test_an_unknown_configuration_is_refused():
         create_app("staging")
 
 
-def test_demo_seeds_the_three_logins_with_series_and_leaders_once(app, db):
+def test_demo_if_empty_seeds_once_for_the_given_day_prints_the_logins_and_they_work(app, db, client):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["demo"])
+    result = runner.invoke(args=["demo", "--if-empty", "--today", "2027-02-08"])
     assert result.exit_code == 0, result.output
+    assert "Demo data created for 2027-02-08" in result.output
+    assert "facilitates 儿科重症巴林特小组 on 2027-02-08 14:00" in result.output
     for email in ("coordinator@demo.test", "leader@demo.test", "member@demo.test"):
         assert email in result.output
         assert db.session.scalar(sa.select(User).where(User.email == email)).has_password
-    assert db.session.scalar(sa.select(sa.func.count(Meeting.id))) > 20
-    assert db.session.scalar(sa.select(sa.func.count(MeetingLeader.id))) > 20
+    assert db.session.scalar(sa.select(sa.func.count(Meeting.id))) > 100
+    assert db.session.scalar(sa.select(sa.func.count(MeetingLeader.id))) > 100
 
     again = runner.invoke(args=["demo"])
     assert again.exit_code != 0
     quietly = runner.invoke(args=["demo", "--if-empty"])
-    assert quietly.exit_code == 0 and "skipped" in quietly.output
+    assert quietly.exit_code == 0 and "skipped" in quietly.output and "leader@demo.test" in quietly.output
+    response = client.post("/login", data={"email": "leader@demo.test", "password": "balint-demo"})
+    assert response.status_code == 302
+
+
+def test_demo_refuses_a_malformed_day_and_seeds_nothing(app, db):
+    result = app.test_cli_runner().invoke(args=["demo", "--today", "2027-02-30"])
+    assert result.exit_code != 0 and "--today" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_demo_without_a_day_is_fresh_now_a_round_to_answer_and_a_meeting_to_facilitate(app, db):
+    """`make run` on any day: seeded for the local today at the current time (the one test that reads the clock)."""
+    from app.feedback import services as feedback
+    from app.timeutil import utcnow
+
+    before = utcnow()
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    member = db.session.scalar(sa.select(User).where(User.email == "member@demo.test"))
+    assert [r for r in feedback.open_rounds_for_member(member, utcnow()) if not feedback.has_responded(r, member)]
+    leader = db.session.scalar(sa.select(User).where(User.email == "leader@demo.test"))
+    assert db.session.scalar(sa.select(Meeting).where(
+        Meeting.id.in_(sa.select(MeetingLeader.meeting_id).where(MeetingLeader.user_id == leader.id)),
+        Meeting.status == "scheduled", Meeting.starts_at > before, Meeting.starts_at < before + timedelta(days=2)))
 
 
 def test_demo_is_refused_under_production(app, db):
@@ -97,12 +126,6 @@ def test_demo_is_refused_under_production(app, db):
         app.config["CONFIG_NAME"] = "testing"
     assert result.exit_code != 0 and "Production" in result.output
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
-
-
-def test_demo_logins_work_with_the_demo_password(app, db, client):
-    app.test_cli_runner().invoke(args=["demo"])
-    response = client.post("/login", data={"email": "leader@demo.test", "password": "balint-demo"})
-    assert response.status_code == 302
 
 
 def test_postgresql_connections_plan_for_solid_state_storage(app, db):

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from app.extensions import db
 from app.feedback.services import close_due_rounds
 from app.notifications import services
+from app.notifications.rules import SEND_DUE
 from app.timeutil import local_zone, utcnow
 
 
@@ -54,16 +55,40 @@ def send_due(dry_run, now_text):
             click.echo(line)
         click.echo(f"Dry run: {len(planned)} to queue, {len(result.would_send)} queued and due; nothing changed.")
         return
-    with services.exclusive_run("notify-send-due") as acquired:
-        if not acquired:
-            click.echo("Another `flask notify send-due` run holds the lock; nothing to do.")
-            return
-        closed = close_due_rounds(now)
-        queued = services.queue_due_reminders(now)
-        db.session.commit()
-        result = services.send_pending(now, commit=db.session.commit)
+    # The run is recorded in a transaction of its own before any work, so one that dies still shows (System page).
+    run_id = services.start_run(SEND_DUE, utcnow()).id
+    db.session.commit()
+    try:
+        with services.exclusive_run(SEND_DUE) as acquired:
+            if not acquired:
+                _end_run(run_id, "skipped")
+                click.echo("Another `flask notify send-due` run holds the lock; nothing to do.")
+                return
+            closed = close_due_rounds(now)
+            queued = services.queue_due_reminders(now)
+            db.session.commit()
+            result = services.send_pending(now, commit=db.session.commit)
+    except BaseException as exc:
+        db.session.rollback()
+        try:
+            _end_run(run_id, "failed", error=services.run_error_text(exc))
+        except Exception:  # the database may be what failed: the run then stays "running" and shows as died
+            db.session.rollback()
+        raise
+    _end_run(run_id, "finished", counts={
+        "closed_rounds": closed, "queued": len(queued), "sent": result.sent, "retrying": result.retrying,
+        "failed": result.failed, "dropped": result.dropped,
+    })
     click.echo(
         f"Closed {closed} feedback round(s) whose window ended. "
         f"Queued {len(queued)}; sent {result.sent}, to retry {result.retrying}, failed {result.failed}, "
         f"dropped {result.dropped}, taken by another run {result.taken_elsewhere}, reclaimed {result.reclaimed}."
     )
+
+
+def _end_run(run_id: int, status: str, error: str | None = None, counts: dict[str, int] | None = None) -> None:
+    """Record the end of the run and prune old runs, in a transaction of their own."""
+    ended = utcnow()
+    services.finish_run(run_id, ended, status, error=error, counts=counts)
+    services.prune_runs(SEND_DUE, ended)
+    db.session.commit()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+import contextlib
+
+from flask import current_app, has_request_context, render_template, request, url_for
 from flask_babel import force_locale
 from flask_mailman import EmailMessage
+
+from config import local_base_url
 
 
 def send_templated_mail(user, subject_msgid_fn, template: str, **context) -> None:
@@ -26,9 +30,32 @@ def send_templated_mail(user, subject_msgid_fn, template: str, **context) -> Non
     message.send()
 
 
-def absolute_url(endpoint: str, **values) -> str:
-    """An absolute link for e-mails, built on BASE_URL (the app may sit behind a proxy)."""
-    from flask import url_for
+def base_url() -> str:
+    """Where absolute links start, without a trailing slash.
 
-    path = url_for(endpoint, **values)
-    return current_app.config["BASE_URL"].rstrip("/") + path
+    BASE_URL when configured (production requires it). Otherwise (development) the address the current
+    request came to, so `PORT=8000 make run` gives links on port 8000; outside a request (a CLI command),
+    http://127.0.0.1:$PORT (5000 unless PORT is set).
+    """
+    configured = current_app.config.get("BASE_URL")
+    if configured:
+        return configured.rstrip("/")
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    return local_base_url()
+
+
+def links_context():
+    """A request context for building links outside a request (CLI runs, threads); none needed inside one.
+
+    Its address is http://127.0.0.1:$PORT, so base_url() inside it is that when BASE_URL is unset.
+    """
+    if has_request_context():
+        return contextlib.nullcontext()
+    return current_app.test_request_context("/", base_url=local_base_url())
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """An absolute link for e-mails and calendar addresses, built on base_url() (see there)."""
+    with links_context():
+        return base_url() + url_for(endpoint, **values)

@@ -9,6 +9,7 @@ says is up to its renderer, registered by kind in `RENDERERS`.
 from __future__ import annotations
 
 import contextlib
+import socket
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,15 +17,16 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app, has_request_context
+from flask import current_app
 from flask_babel import format_date, format_time
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.extensions import db
-from app.notifications.mail import absolute_url, send_templated_mail
-from app.notifications.models import Notification
+from app.notifications.mail import absolute_url, links_context, send_templated_mail
+from app.notifications.models import JobRun, Notification
+from app.notifications.rules import keep_runs_since
 from app.programme.models import Membership
 from app.scheduling.models import Meeting
 from app.scheduling.services import local_date
@@ -289,13 +291,6 @@ def send_one(notification_id: int, now: datetime, commit: Callable[[], None]) ->
     return outcome
 
 
-def _links_context():
-    """E-mailed links are built with url_for, which needs a request; a CLI run or a thread has none."""
-    if has_request_context():
-        return contextlib.nullcontext()
-    return current_app.test_request_context("/")
-
-
 def send_pending(now: datetime, dry_run: bool = False, commit: Callable[[], None] | None = None) -> SendResult:
     """Send every pending notification due at `now`, each at most once across runs and hosts.
 
@@ -303,7 +298,7 @@ def send_pending(now: datetime, dry_run: bool = False, commit: Callable[[], None
     nothing already sent); by default the work is only flushed. With dry_run nothing is claimed,
     sent or written: the result lists what would be sent.
     """
-    with _links_context():
+    with links_context():  # e-mailed links need a request; a CLI run or a thread has none
         return _send_pending(now, dry_run, commit or db.session.flush)
 
 
@@ -380,6 +375,46 @@ def _file_lock(name: str, database: str | None) -> Iterator[bool]:
         finally:
             if acquired:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- recording runs --------------------------------------------------------------------------
+
+def start_run(job: str, now: datetime) -> JobRun:
+    """Record that `job` started at `now` (wall-clock naive UTC) on this host. Flushes; the caller commits
+    at once, on its own, so that a run that dies still leaves its "running" row."""
+    run = JobRun(job=job, host=socket.gethostname()[:200], started_at=now, status="running")
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def finish_run(run_id: int, now: datetime, status: str = "finished", error: str | None = None,
+               counts: dict[str, int] | None = None) -> None:
+    """Record how the run ended: `status` finished, failed or skipped, the error, and what it did.
+
+    An UPDATE by id, so it works after a rollback has expired the run's object. Raises ValueError for
+    another status.
+    """
+    if status not in ("finished", "failed", "skipped"):
+        raise ValueError(f"a run ends finished, failed or skipped, not {status!r}")
+    values = {"finished_at": now, "status": status, "error": error[:ERROR_LENGTH] if error else None}
+    values.update(counts or {})
+    db.session.execute(sa.update(JobRun).where(JobRun.id == run_id).values(**values)
+                       .execution_options(synchronize_session=False))
+
+
+def run_error_text(exc: BaseException) -> str:
+    """How a crash is stored on its run (the exception's type and message, cut to fit)."""
+    return _error_text(exc)
+
+
+def prune_runs(job: str, now: datetime) -> int:
+    """Delete the runs of `job` that started more than JOB_RUN_KEEP_DAYS before `now`; returns how many."""
+    result = db.session.execute(
+        sa.delete(JobRun).where(JobRun.job == job, JobRun.started_at < keep_runs_since(now))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 # --- meeting reminders -----------------------------------------------------------------------

@@ -48,6 +48,7 @@ def test_the_login_page_carries_every_security_header(client):
 def test_production_adds_hsts(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("BASE_URL", "https://balint.example")
     app = create_app("production")
     response = app.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
