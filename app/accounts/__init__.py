@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from app.accounts import admin_routes, routes  # noqa: E402,F401
+from app.accounts import admin_routes, import_routes, routes  # noqa: E402,F401
