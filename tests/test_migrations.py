@@ -58,3 +58,22 @@ def test_every_migration_downgrades_cleanly(empty_database_url):
     finally:
         engine.dispose()
     assert tables == set()
+
+
+def test_the_shipped_questionnaire_is_active_after_the_first_upgrade_and_a_second_changes_nothing(
+        empty_database_url):
+    assert _flask(empty_database_url, "db", "upgrade").returncode == 0
+    engine = sa.create_engine(empty_database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT code, version, active FROM instruments")).all()
+        assert [(code, version, bool(active)) for code, version, active in rows] == [("balint-feedback", 1, True)]
+        with engine.begin() as conn:  # a coordinator deactivates it; running the migration again leaves that
+            conn.execute(sa.text("UPDATE instruments SET active = false"))
+        assert _flask(empty_database_url, "db", "stamp", "9c4d7e2a5b10").returncode == 0
+        assert _flask(empty_database_url, "db", "upgrade").returncode == 0
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM instruments")).scalar() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM instruments WHERE active")).scalar() == 0
+    finally:
+        engine.dispose()

@@ -46,6 +46,8 @@ from app.api import (  # noqa: E402, F401
     resources_accounts,
     resources_feedback,
     resources_meetings,
+    resources_organisations,
+    resources_people,
     resources_programme,
     resources_scheduling,
     resources_trends,

@@ -69,9 +69,7 @@ class Groups(MethodView):
     @bp.arguments(GroupInSchema)
     @bp.response(201, GroupSchema)
     def post(self, data):
-        """Create a group (in the coordinator's organisation when they coordinate one)."""
-        if data.get("organisation_id") is None:
-            data["organisation_id"] = current_api_user.coordinator_scope
+        """Create a group in an organisation (`GET /organisations` lists them; a scoped coordinator's own only)."""
         group = services.create_group(current_api_user, **data)
         out = _group_out(group)
         db.session.commit()
@@ -99,8 +97,16 @@ class Members(MethodView):
     @api_auth("coordinator")
     @bp.arguments(MemberInSchema)
     @bp.response(201, MembershipSchema)
+    @bp.alt_response(409, description="Already a member, or one of the group's standing leaders "
+                                       "(rule standing_leader_of_group)")
+    @bp.alt_response(422, description="Leads or co-leads a scheduled or held meeting of the group on a date the "
+                                       "membership would cover (rule member_of_group), or another invalid value")
     def post(self, data, group_id):
-        """Add a person to the group from `joined_on` (today when left out); 409 when already a member."""
+        """Add a person to the group from `joined_on` (today when left out); 409 when already a member.
+
+        A person never leads a group they are a member of: refused while they are one of its standing leaders or
+        lead one of its scheduled or held meetings on or after `joined_on`.
+        """
         group = get_group_or_403(group_id, need="manage")
         user = get_or_404(User, data["user_id"])
         membership = services.add_member(current_api_user, group, user, data["joined_on"] or local_today())

@@ -94,10 +94,11 @@ class GroupSchema(Schema):
 
 
 class GroupInSchema(Schema):
-    """A new group; left-out settings take the programme's defaults, the organisation the coordinator's."""
+    """A new group in an organisation (a coordinator of one organisation names theirs); left-out settings take
+    the programme's defaults."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    organisation_id = _id(allow_none=True, load_default=None)
+    organisation_id = _id(required=True)
     capacity = fields.Integer(strict=True, validate=validate.Range(min=1, max=100))
     mode = fields.String(validate=validate.OneOf(MODES))
     location = fields.String(allow_none=True, validate=validate.Length(max=300))

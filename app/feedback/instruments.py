@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -491,6 +492,59 @@ def activate(actor, instrument: Instrument) -> None:
         instrument.active = True
         db.session.flush()
         record_action(actor, "instrument_activated", instrument, code=instrument.code, version=instrument.version)
+    give_waiting_rounds_an_instrument(actor)
+
+
+def waiting_rounds() -> list[FeedbackRound]:
+    """Open questionnaire rounds that opened while no questionnaire was active: they have none to ask yet."""
+    return list(db.session.scalars(
+        sa.select(FeedbackRound)
+        .where(FeedbackRound.status == "open", FeedbackRound.instrument_id.is_(None),
+               FeedbackRound.mode == "questionnaire")
+        .order_by(FeedbackRound.opens_at)
+    ))
+
+
+def give_waiting_rounds_an_instrument(actor=None) -> int:
+    """Fix the instrument of every open round that has none, as if it had opened now (idempotent).
+
+    Called when a questionnaire is activated: a round that opened without one (none was active then) gets
+    it at once, so its members can answer. Returns how many rounds got one.
+    """
+    given = 0
+    for feedback_round in waiting_rounds():
+        instrument_id = instrument_id_for_new_round(feedback_round.group)
+        if instrument_id is None:
+            continue
+        feedback_round.instrument_id = instrument_id
+        given += 1
+        record_action(actor, "round_instrument_set", feedback_round, instrument_id=instrument_id)
+    db.session.flush()
+    return given
+
+
+@dataclass(frozen=True)
+class MissingQuestionnaire:
+    """No questionnaire is active: rounds waiting for one, and groups whose next held meeting opens a round."""
+
+    waiting: list[FeedbackRound]
+    groups_due: list  # groups one held meeting away from their next round
+
+
+def missing_questionnaire(scope_org_id: int | None = None) -> MissingQuestionnaire | None:
+    """What the coordinator's home warns about when no questionnaire is active (None when one is).
+
+    `scope_org_id` limits it to one organisation's groups (a scoped coordinator). A fixed number of statements.
+    """
+    if default_instrument() is not None:
+        return None
+    from app.feedback.services import groups_one_meeting_from_a_round
+
+    waiting = [r for r in waiting_rounds() if scope_org_id is None or r.group.organisation_id == scope_org_id]
+    groups = groups_one_meeting_from_a_round()
+    if scope_org_id is not None:
+        groups = [g for g in groups if g.organisation_id == scope_org_id]
+    return MissingQuestionnaire(waiting, sorted(groups, key=lambda g: (g.name, g.id)) if groups else [])
 
 
 def deactivate(actor, instrument: Instrument) -> None:

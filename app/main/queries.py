@@ -11,6 +11,7 @@ from flask_babel import get_locale
 
 from app.accounts.models import User
 from app.extensions import db
+from app.feedback.instruments import MissingQuestionnaire, missing_questionnaire
 from app.programme.models import Group, GroupLeader, Membership, Organisation
 from app.scheduling import queries as scheduling
 from app.timeutil import utcnow
@@ -30,6 +31,8 @@ class HomeSummary:
     highlights: scheduling.Highlights | None = None
     # For coordinators: early warnings (a subscale fell, low participation, no held meeting for long).
     warnings: list = field(default_factory=list)
+    # For coordinators, when no questionnaire is active: rounds waiting for one, groups about to open one.
+    missing_questionnaire: MissingQuestionnaire | None = None
 
 
 def home_summary(user: User, today: date | None = None) -> HomeSummary:
@@ -69,6 +72,7 @@ def home_summary(user: User, today: date | None = None) -> HomeSummary:
             "members": db.session.scalar(members) or 0,
         }
         summary.highlights = scheduling.coordinator_highlights(scope, now)
+        summary.missing_questionnaire = missing_questionnaire(scope)
         config = current_app.config
         summary.warnings = early_warnings(
             now, scope, drop=config["WARNING_DROP"], participation=config["WARNING_PARTICIPATION"],

@@ -8,14 +8,17 @@ from app.accounts.routes import safe_next
 from app.extensions import db
 from app.main import bp
 from app.main.queries import home_summary
+from app.main.system import operations_warnings
 from app.permissions import public, signed_in
+from app.timeutil import utcnow
 
 
 @bp.route("/")
 @signed_in
 def home():
     """The signed-in user's home: their groups, and for coordinators the programme at a glance."""
-    return render_template("main/home.html", summary=home_summary(current_user))
+    ops_warnings = operations_warnings(utcnow()) if current_user.is_programme_coordinator else []
+    return render_template("main/home.html", summary=home_summary(current_user), ops_warnings=ops_warnings)
 
 
 @bp.route("/language", methods=["POST"])

@@ -74,8 +74,12 @@ def test_an_unknown_mode_is_refused_naming_the_field(api, coordinator, org):
     assert_problem(response, 422, field="mode")
 
 
-def test_a_group_without_organisation_from_a_programme_coordinator_names_the_field(api, coordinator):
-    assert_problem(api.as_(coordinator).post("/api/v1/groups", json={"name": "X"}), 422, field="organisation_id")
+def test_a_group_without_organisation_names_the_field_as_the_openapi_document_requires_it(
+        api, coordinator, org_coordinator, client):
+    for person in (coordinator, org_coordinator):
+        assert_problem(api.as_(person).post("/api/v1/groups", json={"name": "X"}), 422, field="organisation_id")
+    schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["GroupIn"]
+    assert sorted(schema["required"]) == ["name", "organisation_id"]
 
 
 def test_an_organisation_coordinator_may_not_create_a_group_elsewhere(api, org_coordinator, other_org):
