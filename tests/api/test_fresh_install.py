@@ -93,8 +93,8 @@ def test_the_api_alone_sets_up_a_programme_and_its_members_answer_the_first_roun
         assert opened is not None, "the fifth held meeting opens a round"
 
         with app.app_context():
-            from app.api.services import create_token
             from app.accounts.models import User
+            from app.api.services import create_token
 
             tokens = []
             for person in members:  # each member makes a token on their profile page
