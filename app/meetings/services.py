@@ -157,7 +157,9 @@ def record_meeting(
             raise Conflict(_("A meeting cannot be recorded as held before its start time."), field="status")
         # Held, the meeting must keep every invariant on its local date: an eligible lead, leaders free of
         # other live meetings at that time (a cancelled meeting corrected back to held included), none a member.
-        with keeping_invariants(meeting, field="status", context="record"):
+        # Correcting the record of a meeting already held (attendance, summary) changes neither its leaders nor
+        # its time: a problem it had before (its lead has since left) does not block the correction.
+        with keeping_invariants(meeting, field="status", context="record", tolerate_existing=was == "held"):
             _record_held(meeting, group, started_on, started_at, duration_minutes, mode, attendance or {},
                          guest_count, presenter_id, theme_ids or [], summary, actor)
             meeting.status = "held"

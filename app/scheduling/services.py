@@ -318,21 +318,24 @@ def _booking_clash_user(error: IntegrityError) -> int | None | bool:
 
 
 @contextmanager
-def keeping_invariants(meeting: Meeting, *, field: str, context: str, people: Iterable[int | None] = ()
-                       ) -> Iterator[None]:
+def keeping_invariants(meeting: Meeting, *, field: str, context: str, people: Iterable[int | None] = (),
+                       tolerate_existing: bool = False) -> Iterator[None]:
     """Run a change of the meeting in a savepoint; refuse it (rolled back, nothing else lost) when the meeting
     then breaks an invariant — all but a scheduled meeting's missing lead.
 
     `context` (assign, reschedule, record, add) chooses the wording; `people` are locked first (lock_people),
-    with the meeting's current leaders. Raises InvariantError / EligibilityError (422) or ClashError (409),
-    also when PostgreSQL's exclusion constraint catches a double booking made at the same moment elsewhere.
+    with the meeting's current leaders. `tolerate_existing` refuses only problems the change brings: a held
+    meeting whose lead has since left or lost the training (kept and flagged) can still have its record
+    corrected, while nothing may make it worse. Raises InvariantError / EligibilityError (422) or ClashError
+    (409), also when PostgreSQL's exclusion constraint catches a double booking made at the same moment elsewhere.
     """
     lock_people([*people, *(ml.user_id for ml in meeting.leaders)])
+    existing = set(rules.blocking(meeting.status, meeting_problems(meeting))) if tolerate_existing else set()
     try:
         with db.session.begin_nested():
             yield
             db.session.flush()
-            problems = rules.blocking(meeting.status, meeting_problems(meeting))
+            problems = [p for p in rules.blocking(meeting.status, meeting_problems(meeting)) if p not in existing]
             if problems:
                 raise refusal(meeting, problems, field=field, context=context)
     except IntegrityError as error:

@@ -155,6 +155,23 @@ def test_held_corrected_to_cancelled_frees_the_leader_and_back_to_held_is_checke
     assert x.status == "held" and codes(x) == set()
 
 
+def test_a_held_meeting_whose_lead_has_since_left_can_have_its_record_corrected_but_not_worsened(
+        db, group, leader, member):
+    """Deactivating the lead keeps the data (and flags it): correcting that meeting's attendance is still allowed,
+    because the correction brings no new problem; cancelling and recording it as held again is not."""
+    meeting = extra(group, date(2031, 3, 5))
+    services.assign_leaders(None, meeting, leader)
+    meetings.record_meeting(None, meeting, status="held", now=NOW, attendance={member.id: "present"})
+    accounts.set_active(None, leader, False)
+    assert eligibility.INACTIVE in codes(meeting)
+    meetings.record_meeting(None, meeting, status="held", now=NOW, attendance={member.id: "excused"})
+    assert {a.status for a in meeting.attendances} == {"excused"}
+    meetings.record_meeting(None, meeting, status="cancelled", now=NOW, cancel_reason="Recorded by mistake")
+    with pytest.raises(EligibilityError) as refused:
+        meetings.record_meeting(None, meeting, status="held", now=NOW, attendance={member.id: "present"})
+    assert refused.value.rule == eligibility.INACTIVE
+
+
 def test_a_held_meeting_keeps_its_invariants_when_its_leaders_change(db, group, leader, member, trainee_leader):
     x = extra(group, date(2031, 3, 5))
     services.assign_leaders(None, x, leader)
