@@ -6,6 +6,7 @@ import os
 
 from flask import Flask
 
+from app.templating import register_template_helpers
 from config import CONFIGS
 
 
@@ -220,18 +221,3 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(notify_cli)
     app.cli.add_command(organisations_cli)
     app.cli.add_command(schedule_cli)
-
-
-def register_template_helpers(app: Flask) -> None:
-    """Values every template may use."""
-    from flask_babel import get_locale
-
-    from app.i18n import LANGUAGE_NAMES, dateformat_filter, html_lang
-
-    app.jinja_env.filters["dateformat"] = dateformat_filter
-
-    @app.context_processor
-    def inject_language():
-        locale = str(get_locale() or "en")
-        locale = "zh_CN" if locale.startswith("zh") else locale
-        return {"current_language": locale, "language_names": LANGUAGE_NAMES, "html_lang": html_lang(locale)}

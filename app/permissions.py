@@ -109,3 +109,92 @@ def get_user_or_403(user_id: int):
     if not current_user.has_role("coordinator") or (scope is not None and user.organisation_id != scope):
         abort(403)
     return user
+
+
+# --- meetings: as open as their group, and to the leaders assigned to them -------------------------
+
+MEETING_NEEDS = ("view", "lead", "notes")
+
+
+def can_access_meeting(user, meeting, need: str = "view") -> bool:
+    """Whether the user may `view` a meeting, `lead` it (schedule, assign, record, facilitate) or keep its
+    leaders' private `notes`.
+
+    view: a coordinator in scope, one of the group's standing leaders, a current member, or the meeting's own
+    lead or co-lead; lead: the same without the members; notes: the meeting's and the group's leaders only
+    (never coordinators). Raises ValueError for an unknown need.
+    """
+    if need not in MEETING_NEEDS:
+        raise ValueError(f"unknown need {need!r}")
+    if not user.is_authenticated:
+        return False
+    assigned = any(ml.user_id == user.id for ml in meeting.leaders)
+    if need == "notes":
+        return assigned or leads_group(user, meeting.group)
+    return assigned or can_access_group(user, meeting.group, need)
+
+
+def get_meeting_or_403(meeting_id: int, need: str = "view"):
+    """Load a meeting and check the current user may `view`, `lead` or keep `notes` on it (404, then 403)."""
+    from app.scheduling.models import Meeting
+
+    meeting = get_or_404(Meeting, meeting_id)
+    if not can_access_meeting(current_user, meeting, need):
+        abort(403)
+    return meeting
+
+
+# --- feedback rounds ----------------------------------------------------------------------------
+
+ROUND_NEEDS = ("lead", "coordinate", "answer", "view")
+
+
+def can_access_round(user, feedback_round, need: str = "lead") -> bool:
+    """Whether the user may see a round's results (`lead`: its group's leaders and coordinators), act on it as a
+    coordinator in scope (`coordinate`: review free text, extend), `answer` it (a member present at one of its
+    meetings), or `view` it (either of lead and answer). Raises ValueError for an unknown need.
+    """
+    if need not in ROUND_NEEDS:
+        raise ValueError(f"unknown need {need!r}")
+    if not user.is_authenticated:
+        return False
+    group = feedback_round.group
+    if need == "coordinate":
+        return coordinates_org(user, group.organisation_id)
+    leads = coordinates_org(user, group.organisation_id) or leads_group(user, group)
+    if need == "lead":
+        return leads
+    from app.feedback.services import is_eligible
+
+    answers = is_eligible(feedback_round, user)
+    return answers if need == "answer" else (leads or answers)
+
+
+def get_round_or_403(round_id: int, need: str = "lead"):
+    """Load a feedback round and check the current user may use it as `need` says (404, then 403)."""
+    from app.feedback.models import FeedbackRound
+
+    feedback_round = get_or_404(FeedbackRound, round_id)
+    if not can_access_round(current_user, feedback_round, need):
+        abort(403)
+    return feedback_round
+
+
+# --- the SQL twins, for lists ---------------------------------------------------------------------
+
+def visible_groups(user):
+    """The groups the user may view (can_access_group(user, g, "view")) as a select, by name: a coordinator's
+    scope (every group for a programme-wide one), the groups they lead, those they belong to now."""
+    import sqlalchemy as sa
+
+    from app.programme.models import Group, GroupLeader, Membership
+
+    query = sa.select(Group).order_by(Group.name, Group.id)
+    if user.has_role("coordinator") and user.coordinator_scope is None:
+        return query
+    led = sa.select(GroupLeader.group_id).where(GroupLeader.user_id == user.id)
+    joined = sa.select(Membership.group_id).where(Membership.user_id == user.id, Membership.left_on.is_(None))
+    conditions = [Group.id.in_(led), Group.id.in_(joined)]
+    if user.has_role("coordinator"):
+        conditions.append(Group.organisation_id == user.coordinator_scope)
+    return query.where(sa.or_(*conditions))
