@@ -142,14 +142,12 @@ class Config:
     # Front end
     BOOTSTRAP_SERVE_LOCAL = True
 
-    # JSON API (flask-smorest): the OpenAPI document at /api/v1/openapi.json; the docs page at /api/v1/docs is
-    # our own route serving swagger-ui-bundle's files (never a CDN), so no OPENAPI_*_UI_PATH is set here.
+    # JSON API (flask-smorest builds the OpenAPI document): the document at /api/v1/openapi.json and the docs page
+    # at /api/v1/docs are our own routes (app/api/docs.py; swagger-ui-bundle's files, never a CDN), so no
+    # OPENAPI_URL_PREFIX (flask-smorest's own docs blueprint) and no OPENAPI_*_UI_PATH is set here.
     API_TITLE = "Balint Groups API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
-    OPENAPI_URL_PREFIX = "/api/v1"
-    OPENAPI_JSON_PATH = "openapi.json"
-    API_DOCS_PATH = "/api/v1/docs"
     API_SPEC_OPTIONS = {
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         "info": {"description": "Send `Authorization: Bearer <token>`; create a token with `flask api-token create`."},

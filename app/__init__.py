@@ -169,24 +169,15 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(feedback_bp)
     app.register_blueprint(trends_bp)
     if app.config.get("BENCH_ENDPOINTS"):
-        from app.main.floors import bp as floors_bp
+        from app.main import floors_bp
 
         app.register_blueprint(floors_bp)
 
     from app.extensions import api, csrf
-    from app.permissions import public
 
     csrf.exempt(api_bp)  # no cookies are honoured there, so there is nothing to forge
     api.register_blueprint(api_bp)
-    app.register_blueprint(api_docs_bp)
-    serve_document = app.view_functions["api-docs.openapi_json"]
-
-    @public
-    def openapi_json():
-        """The OpenAPI document of /api/v1: open to everyone, no token needed."""
-        return serve_document()
-
-    app.view_functions["api-docs.openapi_json"] = openapi_json
+    app.register_blueprint(api_docs_bp)  # the OpenAPI document and its Swagger UI page
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -201,7 +192,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Operator commands: flask users ..., flask demo, flask notify ..., flask schedule ..."""
     from app.accounts.cli import users_cli
-    from app.accounts.people_cli import people_cli
+    from app.accounts.people_import.cli import people_cli
     from app.api.cli import api_token_cli
     from app.backup import backup_command
     from app.checks import check_command

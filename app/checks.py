@@ -143,7 +143,7 @@ def _check_engine(url: sa.engine.URL, timeout: float) -> sa.engine.Engine:
 
 def check_database(ctx: Context) -> list[CheckResult]:
     """DATABASE_URL set in production, the database reachable, and at the migrations' head."""
-    from app.main.system import database_facts
+    from app.main.queries import database_facts
 
     uri = ctx.app.config["SQLALCHEMY_DATABASE_URI"]
     results = []
@@ -262,7 +262,7 @@ def check_rate_limit_storage(ctx: Context) -> list[CheckResult]:
         return [CheckResult(WARN, "Rate limits", f"{scheme}:// storage, not tested here")]
     import redis
 
-    from app.main.system import storage_address
+    from app.main.queries import storage_address
 
     try:
         client = redis.Redis.from_url(uri, socket_connect_timeout=ctx.timeout, socket_timeout=ctx.timeout)
@@ -284,7 +284,8 @@ def check_rate_limit_storage(ctx: Context) -> list[CheckResult]:
 
 def check_questionnaire(ctx: Context) -> list[CheckResult]:
     """At least one questionnaire is active, so feedback rounds can be answered."""
-    from app.feedback.instruments import SHIPPED_FILE, active_instruments
+    from app.feedback.instrument_files import SHIPPED_FILE
+    from app.feedback.services.instruments import active_instruments
 
     active = active_instruments()
     if not active:

@@ -42,7 +42,7 @@ from app.accounts import services as accounts
 from app.accounts.models import User
 from app.errors import DomainError
 from app.extensions import db
-from app.feedback import instruments as feedback_instruments
+from app.feedback.services import instruments as feedback_instruments
 from app.programme import services as programme
 from app.programme.models import Group
 from app.scheduling import rules as schedule_rules
@@ -488,9 +488,9 @@ def _seed_responses(groups: list[Group], today: date, now: datetime) -> None:
     """Answer the rounds through the members' own submission service during each round's window: most eligible
     members answer every closed round (the demo member too); the open round has a few answers so far, not the
     demo member's. Closed rounds follow ICU_TARGETS and ER_TARGETS."""
-    from app.feedback import services as feedback
     from app.feedback.models import FeedbackRound
-    from app.feedback.responses import round_definition, submit_response
+    from app.feedback.services import rounds as feedback
+    from app.feedback.services.responses import round_definition, submit_response
 
     member_id = db.session.scalar(sa.select(User.id).where(User.email == MEMBER[0]))
     for group_index, group in enumerate(groups):
@@ -532,8 +532,8 @@ def _seed_responses(groups: list[Group], today: date, now: datetime) -> None:
 def _seed_extras(people: People, groups: list[Group], seed: DemoSeed, now: datetime) -> None:
     """Free text released for all but each group's latest closed round (that one waits for the coordinator's
     review), private leader notes, supervision in the leader's portfolio, a future meeting cancelled."""
-    from app.feedback import review
     from app.feedback.models import FeedbackRound
+    from app.feedback.services import review
     from app.meetings import services as meetings
     from app.scheduling import services as scheduling
     from app.scheduling.models import Meeting

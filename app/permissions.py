@@ -91,22 +91,50 @@ def get_group_or_403(group_id: int, need: str = "view"):
 
 
 def get_organisation_or_403(organisation_id: int):
-    """Load an organisation the current coordinator may manage (404, then 403)."""
+    """Load an organisation the current coordinator may manage (404, then 403: NotAllowed, "You coordinate another
+    organisation only.", on the pages and in the API alike)."""
+    from flask_babel import gettext as _
+
+    from app.errors import NotAllowed
     from app.programme.models import Organisation
 
     org = get_or_404(Organisation, organisation_id)
     if not coordinates_org(current_user, org.id):
-        abort(403)
+        raise NotAllowed(_("You coordinate another organisation only."))
     return org
 
 
-def get_user_or_403(user_id: int):
-    """Load a user the current coordinator may manage: programme-wide, or of their organisation."""
+# --- people: coordinators see the people of their scope and change those whose scope is not wider ----
+
+USER_NEEDS = ("view", "manage")
+
+
+def can_access_user(user, person, need: str = "view") -> bool:
+    """Whether the user may `view` a person (a coordinator: programme-wide, or of their organisation) or `manage`
+    them (change profile, roles, account, training records).
+
+    manage: as view, except that a coordinator limited to one organisation leaves alone coordinators whose scope
+    differs from theirs (programme-wide ones in particular), even when those work in their organisation.
+    Raises ValueError for an unknown need.
+    """
+    if need not in USER_NEEDS:
+        raise ValueError(f"unknown need {need!r}")
+    if not user.is_authenticated or not user.has_role("coordinator"):
+        return False
+    scope = user.coordinator_scope
+    if scope is None:
+        return True
+    if person.organisation_id != scope:
+        return False
+    return need == "view" or not person.has_role("coordinator") or person.coordinator_scope == scope
+
+
+def get_user_or_403(user_id: int, need: str = "view"):
+    """Load a person the current coordinator may `view` or `manage` (can_access_user; 404, then 403)."""
     from app.accounts.models import User
 
     user = get_or_404(User, user_id)
-    scope = current_user.coordinator_scope if current_user.is_authenticated else None
-    if not current_user.has_role("coordinator") or (scope is not None and user.organisation_id != scope):
+    if not can_access_user(current_user, user, need):
         abort(403)
     return user
 
@@ -164,7 +192,7 @@ def can_access_round(user, feedback_round, need: str = "lead") -> bool:
     leads = coordinates_org(user, group.organisation_id) or leads_group(user, group)
     if need == "lead":
         return leads
-    from app.feedback.services import is_eligible
+    from app.feedback.services.rounds import is_eligible
 
     answers = is_eligible(feedback_round, user)
     return answers if need == "answer" else (leads or answers)
@@ -190,6 +218,8 @@ def visible_groups(user):
     from app.programme.models import Group, GroupLeader, Membership
 
     query = sa.select(Group).order_by(Group.name, Group.id)
+    if not user.is_authenticated:  # signed out, or deactivated: can_access_group admits nothing
+        return query.where(sa.false())
     if user.has_role("coordinator") and user.coordinator_scope is None:
         return query
     led = sa.select(GroupLeader.group_id).where(GroupLeader.user_id == user.id)
@@ -198,3 +228,50 @@ def visible_groups(user):
     if user.has_role("coordinator"):
         conditions.append(Group.organisation_id == user.coordinator_scope)
     return query.where(sa.or_(*conditions))
+
+
+def visible_organisations(user):
+    """The organisations the user coordinates (coordinates_org(user, o.id)) as a select, by name: every one for a
+    programme-wide coordinator, their own for a coordinator of one organisation, none for anybody else."""
+    import sqlalchemy as sa
+
+    from app.programme.models import Organisation
+
+    query = sa.select(Organisation).order_by(Organisation.name, Organisation.id)
+    if not user.is_authenticated or not user.has_role("coordinator"):
+        return query.where(sa.false())
+    if user.coordinator_scope is not None:
+        query = query.where(Organisation.id == user.coordinator_scope)
+    return query
+
+
+# --- a person's participation (a leader's portfolio, a member's certificate) --------------------------
+
+def can_access_participation(user, person) -> bool:
+    """Whether the user may see what the person took part in (meetings led, attendance, supervision): the person
+    themselves, or a coordinator whose scope covers the person's organisation or a group they belong to or lead."""
+    if not user.is_authenticated:
+        return False
+    if user.id == person.id or coordinates_org(user, person.organisation_id):
+        return True
+    if not user.has_role("coordinator"):
+        return False
+    import sqlalchemy as sa
+
+    from app.programme.models import Group, GroupLeader, Membership
+
+    in_scope = sa.select(Group.id).where(Group.organisation_id == user.coordinator_scope)
+    return bool(db.session.scalar(sa.select(
+        sa.exists().where(Membership.user_id == person.id, Membership.group_id.in_(in_scope))
+        | sa.exists().where(GroupLeader.user_id == person.id, GroupLeader.group_id.in_(in_scope))
+    )))
+
+
+def get_participant_or_403(user_id: int):
+    """Load a person whose participation the current user may see (can_access_participation; 404, then 403)."""
+    from app.accounts.models import User
+
+    person = get_or_404(User, user_id)
+    if not can_access_participation(current_user, person):
+        abort(403)
+    return person

@@ -447,7 +447,7 @@ def simulate(ctx: Context, group: GroupPlan) -> History:
     """
     from app.demo import SUMMARIES
     from app.scheduling import rules as schedule_rules
-    from app.scheduling.services import to_utc
+    from app.timeutil import to_utc
 
     rng = random.Random(f"{ctx.seed}/history/{group.index}")
     nth = group.kind == "nth_weekday"
@@ -723,8 +723,8 @@ def _setup(ctx: Context, log: Callable[[str], None]) -> None:
     """Through the services: coordinator, organisations, questionnaire, themes, the leader and member personas."""
     from app.accounts import services as accounts
     from app.extensions import db
-    from app.feedback import instruments
-    from app.feedback.rules import definition_from_dict
+    from app.feedback.scoring import definition_from_dict
+    from app.feedback.services import instruments
     from app.meetings import services as meetings
     from app.meetings.models import Theme
     from app.programme import services as programme
@@ -832,8 +832,8 @@ def _write_programme(ctx: Context, writer: Writer, log: Callable[[str], None]) -
     from app.extensions import db
     from app.programme import services as programme
     from app.programme.models import Group
-    from app.scheduling import calendars
     from app.scheduling import services as scheduling
+    from app.scheduling.services import feeds as calendars
 
     coordinator = db.session.get(User, ctx.coordinator_id)
     for plan in ctx.plans:
@@ -898,7 +898,7 @@ class Answers:
 
     def __init__(self, ctx: Context, writer: Writer, ids: Ids):
         from app.demo import DEMO_COMMENTS
-        from app.feedback.services import ROUND_CLOSING, ROUND_OPENED
+        from app.feedback.services.rounds import ROUND_CLOSING, ROUND_OPENED
 
         self.ctx, self.writer, self.ids = ctx, writer, ids
         definition = ctx.definition
@@ -1065,8 +1065,8 @@ def _finish(ctx: Context, written: Written, log: Callable[[str], None]) -> None:
     """Rounds the coordinator extended (through the service), the used questionnaire locked, sequences, ANALYZE."""
     from app.accounts.models import User
     from app.extensions import db
-    from app.feedback import services as feedback
     from app.feedback.models import FeedbackRound, Instrument
+    from app.feedback.services import rounds as feedback
 
     coordinator = db.session.get(User, ctx.coordinator_id)
     for gi, closes_at in sorted(ctx.extended.items()):
@@ -1319,8 +1319,8 @@ def invariant_queries(dialect: str) -> dict[str, str]:
 def check_invariants() -> dict[str, int]:
     """Count the rows breaking each rule (inside an app context); every count is 0 for a sound database."""
     from app.extensions import db
-    from app.feedback.instruments import default_instrument
-    from app.feedback.rules import definition_from_dict
+    from app.feedback.scoring import definition_from_dict
+    from app.feedback.services.instruments import default_instrument
     from app.timeutil import utcnow
 
     instrument = default_instrument()

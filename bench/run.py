@@ -107,7 +107,7 @@ def endpoints(m: dict) -> list[Endpoint]:
 
 def _answers(m: dict) -> dict:
     """A complete, valid questionnaire answer for the shipped instrument."""
-    from app.feedback.instruments import SHIPPED_FILE, parse_instrument
+    from app.feedback.instrument_files import SHIPPED_FILE, parse_instrument
 
     values = {}
     for item in parse_instrument(SHIPPED_FILE.read_text(encoding="utf-8"), SHIPPED_FILE.name).items:

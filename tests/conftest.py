@@ -1,8 +1,11 @@
-"""Shared fixtures: the app on SQLite (or TEST_DATABASE_URL), a clean database per test, personas."""
+"""Shared fixtures: the app on SQLite (or TEST_DATABASE_URL), a clean database per test, `today`, personas,
+the persona group's crew and past meetings, and the app on a loopback server. The factories are in
+tests/factories.py."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,14 +13,19 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.accounts import services as accounts
 from app.extensions import db as _db
 from app.extensions import limiter
 from app.programme import services as programme
-
-PASSWORD = "correct horse battery"
-# "Today" as the hospital sees it: the deployment's timezone, not the server's.
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+from tests.factories import (
+    PASSWORD,
+    make_group,
+    make_leader,
+    make_org,
+    make_past_meetings,
+    make_scoped_coordinator,
+    make_user,
+)
+from tests.loopback import serve_threaded
 
 
 def pytest_configure(config):
@@ -46,6 +54,25 @@ def app(tmp_path_factory):
         _db.session.remove()
         _db.drop_all()
         _db.engine.dispose()
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """A brand-new empty database of the kind the suite runs on (SQLite file or a new PostgreSQL database)."""
+    test_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not test_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"empty_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(test_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(test_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _wipe(engine) -> None:
@@ -92,35 +119,37 @@ def client(app, db):
     return app.test_client()
 
 
-# --- factories -------------------------------------------------------------------------------
-
-def make_org(name="Test Hospital", **kw):
-    return programme.create_organisation(None, name=name, **kw)
-
-
-def make_user(email, roles=("member",), name=None, password=PASSWORD, **kw):
-    return accounts.create_user(
-        None, email=email, name=name or email.split("@")[0].title(), roles=list(roles), password=password, **kw
-    )
+@pytest.fixture
+def today(app):
+    """Today as the hospital sees it: the date in the deployment's timezone, not the server's, when the test runs."""
+    return datetime.now(ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
-def make_group(org, name="Group A", **kw):
-    return programme.create_group(None, organisation_id=org.id, name=name, **kw)
+@pytest.fixture
+def outbox(app):
+    """The locmem mail backend's outbox (Flask-Mailman keeps it on the app's mail state), emptied; made before any
+    thread sends, so all share one list."""
+    state = app.extensions["mailman"]
+    state.outbox = []
+    return state.outbox
 
 
-def give_training(user, level="leader", completed_on=None, valid_until=None, verified=True, verifier=None):
-    """A training record added straight to the database (verified unless told otherwise)."""
-    from app.accounts.models import TrainingRecord
-    from app.timeutil import utcnow
+@pytest.fixture
+def smtp_server(app, monkeypatch):
+    """A real SMTP server on loopback that keeps what arrives (its Inbox), with the app sending to it."""
+    from tests.mailserver import Inbox, smtp_to
 
-    record = TrainingRecord(
-        user=user, kind="Balint leader training", level=level, issuer="Balint Society",
-        completed_on=completed_on or TODAY - timedelta(days=365), valid_until=valid_until,
-        verified_by=verifier, verified_at=utcnow() if verified else None,
-    )
-    _db.session.add(record)
-    _db.session.flush()
-    return record
+    inbox = Inbox()
+    controller = smtp_to(app, monkeypatch, inbox)
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def served(app, db):
+    """The test app (CSRF off) on a threaded loopback server: its base URL."""
+    with serve_threaded(app) as base:
+        yield base
 
 
 # --- personas --------------------------------------------------------------------------------
@@ -142,24 +171,17 @@ def coordinator(db, org):
 
 @pytest.fixture
 def org_coordinator(db, org):
-    return accounts.create_user(
-        None, email="orgcoord@example.org", name="Org Coordinator", roles=["coordinator"], password=PASSWORD,
-        organisation_id=org.id, coordinator_org_id=org.id,
-    )
+    return make_scoped_coordinator(org, email="orgcoord@example.org", name="Org Coordinator", commit=False)
 
 
 @pytest.fixture
 def leader(db, org):
-    user = make_user("leader@example.org", roles=["leader"], name="Leader Li", organisation_id=org.id)
-    give_training(user, "leader")
-    return user
+    return make_leader(organisation_id=org.id)
 
 
 @pytest.fixture
 def trainee_leader(db, org):
-    user = make_user("trainee@example.org", roles=["leader"], name="Trainee Tang", organisation_id=org.id)
-    give_training(user, "leader_in_training")
-    return user
+    return make_leader("trainee@example.org", "Trainee Tang", "leader_in_training", organisation_id=org.id)
 
 
 @pytest.fixture
@@ -173,12 +195,31 @@ def outsider(db, org):
 
 
 @pytest.fixture
-def group(db, org, leader, member):
-    g = make_group(org, "Paediatrics Balint group")
-    programme.add_group_leader(None, g, leader)
-    programme.add_member(None, g, member, joined_on=TODAY - timedelta(days=30))
+def group(db, org, leader, member, today):
+    g = make_group(org, "Paediatrics Balint group", leader=leader)
+    programme.add_member(None, g, member, joined_on=today - timedelta(days=30))
     _db.session.commit()
     return g
+
+
+@pytest.fixture
+def crew(db, group, member, today):
+    """The persona group's members: the persona member and seven more, all since a year ago."""
+    people = [member]
+    for i in range(7):
+        person = make_user(f"m{i}@example.org", roles=["member"], name=f"Member {i}")
+        programme.add_member(None, group, person, joined_on=today - timedelta(days=400))
+        people.append(person)
+    for ms in group.memberships:
+        ms.joined_on = today - timedelta(days=400)
+    db.session.flush()
+    return people
+
+
+@pytest.fixture
+def past_meetings(db, group, crew, leader, today):
+    """Twelve past meetings of the group (1st and 3rd Wednesday), led by the persona leader."""
+    return make_past_meetings(group, leader, on=today)
 
 
 class Auth:

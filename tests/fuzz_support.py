@@ -164,16 +164,17 @@ def build_world() -> World:
     from app.accounts import services as accounts
     from app.api.services import create_token
     from app.extensions import limiter
-    from app.feedback import interviews
-    from app.feedback.instruments import ensure_shipped_instrument
     from app.feedback.models import FeedbackRound, RoundMeeting
+    from app.feedback.services import interviews
+    from app.feedback.services.instruments import ensure_shipped_instrument
     from app.meetings import services as meetings
     from app.meetings.models import Theme
     from app.programme import services as programme
-    from app.scheduling import calendars
     from app.scheduling import services as scheduling
+    from app.scheduling.services import feeds as calendars
     from app.timeutil import local_today, utcnow
-    from tests.conftest import _wipe, give_training, make_group, make_org, make_user
+    from tests.conftest import _wipe
+    from tests.factories import give_training, make_group, make_org, make_user
 
     db.session.rollback()
     db.session.remove()
@@ -255,7 +256,7 @@ def build_world() -> World:
 
 def _valid_answers(instrument) -> dict:
     """One valid answer to every item of a questionnaire (the middle of a scale, the first choice)."""
-    from app.feedback import rules
+    from app.feedback import scoring as rules
 
     answers = {}
     for item in rules.definition_from_dict(instrument.definition).items:

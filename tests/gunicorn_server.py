@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,12 +29,6 @@ def wsgi_app():
     overrides = {"SQLALCHEMY_DATABASE_URI": os.environ["GUNICORN_TEST_DATABASE_URL"], "WTF_CSRF_ENABLED": True}
     overrides.update(json.loads(os.environ.get("GUNICORN_TEST_OVERRIDES", "{}")))
     return create_app("testing", overrides)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

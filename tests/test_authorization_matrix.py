@@ -61,7 +61,7 @@ def world(db, org, coordinator, leader, member, group):
         group_id=group.id, number=1, opens_at=past.starts_at, closes_at=meeting.ends_at.replace(year=2032),
         round_meetings=[RoundMeeting(meeting_id=past.id)],
     )
-    from app.feedback.instruments import ensure_shipped_instrument
+    from app.feedback.services.instruments import ensure_shipped_instrument
 
     instrument = ensure_shipped_instrument()
     feedback_round.instrument_id = instrument.id
@@ -160,7 +160,7 @@ def test_a_member_of_no_group_and_a_leader_of_another_group_are_refused_each_gro
     app, client, world, db, org, rule, endpoint, method
 ):
     """Object-level permission: the group in the URL is not theirs."""
-    from tests.conftest import give_training, make_user
+    from tests.factories import give_training, make_user
 
     outsider = make_user("stranger@example.org", roles=["member", "leader"])
     give_training(outsider, "leader")

@@ -4,11 +4,11 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.feedback.models import Response
-from tests.feedback.test_answer import GOOD, open_round  # noqa: F401  (fixtures' helpers)
+from tests.factories import GOOD, open_round
 
 
 def test_a_backup_taken_while_the_app_runs_restores_every_response(app, db, group, member, tmp_path):
-    from app.feedback.responses import submit_response
+    from app.feedback.services.responses import submit_response
     from app.timeutil import utcnow
 
     feedback_round = open_round(group, present=[member])

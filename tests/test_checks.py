@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,22 +17,16 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from app.feedback.instruments import ensure_shipped_instrument
-from app.main.system import migration_heads
+from app.feedback.services.instruments import ensure_shipped_instrument
+from app.main.queries import migration_heads
 from app.notifications import rules
 from app.notifications.models import JobRun
 from app.timeutil import utcnow
 from config import DEFAULT_DATABASE_URL
+from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_SECRET = "a-long-random-production-secret"
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (aiosmtpd also needs one picked beforehand)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Inbox:

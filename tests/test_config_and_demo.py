@@ -104,7 +104,7 @@ def test_demo_refuses_a_malformed_day_and_seeds_nothing(app, db):
 
 def test_demo_without_a_day_is_fresh_now_a_round_to_answer_and_a_meeting_to_facilitate(app, db):
     """`make run` on any day: seeded for the local today at the current time (the one test that reads the clock)."""
-    from app.feedback import services as feedback
+    from app.feedback.services import rounds as feedback
     from app.timeutil import utcnow
 
     before = utcnow()

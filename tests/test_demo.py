@@ -21,8 +21,8 @@ import time_machine
 from app.accounts.models import User
 from app.demo import DEMO_PASSWORD, seed_demo
 from app.extensions import db, limiter
-from app.feedback import services as feedback
 from app.feedback.models import Answer, Completion, FeedbackRound
+from app.feedback.services import rounds as feedback
 from app.meetings.identifiers import find_identifiers
 from app.meetings.models import LeaderNote, MeetingRecord, Supervision
 from app.programme.models import Group, Membership, Organisation

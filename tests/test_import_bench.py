@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from app.accounts.import_files import read_table
+from app.accounts.people_import.spreadsheets import read_table
 from bench import import_bench
 
 

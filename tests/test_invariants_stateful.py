@@ -33,6 +33,7 @@ from app.programme import services as programme
 from app.programme.models import Group, GroupLeader, Membership, Organisation
 from app.scheduling import services as scheduling
 from app.scheduling.models import Meeting, MeetingLeader
+from app.timeutil import to_utc
 from tests import invariant_checks as inv
 
 EXAMPLES = int(os.environ.get("STATEFUL_EXAMPLES", "60"))
@@ -153,7 +154,7 @@ class MeetingInvariants(RuleBasedStateMachine):
         # Two overlapping pairs: Monday 09:00-10:00 and 09:30-11:00; Monday 23:30-01:00 and Tuesday 00:30-01:30.
         for group, day, at, lead in ((g1, MON, time(9, 0), "lena"), (g2, MON, time(9, 30), "kurt"),
                                      (g1, TUE, time(0, 30), "tina"), (g2, MON, time(23, 30), None)):
-            starts_at = scheduling.to_utc(day, at)
+            starts_at = to_utc(day, at)
             meeting = Meeting(group=group, starts_at=starts_at, edited=True,
                               ends_at=starts_at + timedelta(minutes=group.duration_minutes))
             if lead:

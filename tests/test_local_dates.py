@@ -23,11 +23,11 @@ from app.meetings import services as meetings
 from app.notifications import services as notifications
 from app.programme import services as programme
 from app.programme.models import Membership
-from app.scheduling import calendars
 from app.scheduling import services as scheduling
 from app.scheduling.ical import build_calendar
+from app.scheduling.services import feeds as calendars
 from app.timeutil import local_date, local_period_bounds, quarter_of, to_utc, utcnow
-from tests.conftest import make_user
+from tests.factories import make_user
 
 # (local date, local time, minutes): both sides of the ends of Q1, Q2 and Q4 of 2025.
 EDGES = [
@@ -265,13 +265,6 @@ def test_a_membership_that_starts_or_ends_on_a_quarter_day_gives_the_calendar_th
 
 
 # --- reminders -------------------------------------------------------------------------------
-
-@pytest.fixture
-def outbox(app):
-    state = app.extensions["mailman"]
-    state.outbox = []
-    return state.outbox
-
 
 def test_reminders_go_to_members_on_the_meetings_local_date_and_name_that_date(db, group, leader, member, outbox):
     for record in leader.training_records:

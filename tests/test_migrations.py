@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,25 +17,6 @@ def _flask(url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
-
-
-@pytest.fixture
-def empty_database_url(tmp_path):
-    """A brand-new empty database of the kind the suite runs on (SQLite file or a new PostgreSQL database)."""
-    test_url = os.environ.get("TEST_DATABASE_URL", "")
-    if not test_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    name = f"migrations_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(test_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(test_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_an_empty_database_upgrades_to_head_and_matches_the_models(empty_database_url):

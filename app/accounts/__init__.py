@@ -1,7 +1,11 @@
-"""Accounts: users, roles, log-in, invitations, password reset, profile, training records."""
+"""Accounts: users, roles, log-in, invitations, password reset, profile, training records, the people import.
+
+Views in routes/ (one module per page family), operations in services.py, leader eligibility in rules.py, the
+people import in people_import/ (its rules, spreadsheets, service and command).
+"""
 
 from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from app.accounts import admin_routes, import_routes, routes  # noqa: E402,F401
+from app.accounts.routes import login, people, people_import, profile  # noqa: E402,F401

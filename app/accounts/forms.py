@@ -1,12 +1,14 @@
-"""Forms for log-in, links, profile and user administration."""
+"""Forms for log-in, links, profile, user administration and the people import."""
 
 import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -220,3 +222,17 @@ class ConfirmForm(FlaskForm):
     """An empty form: a button that posts with a CSRF token."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+class ImportPeopleForm(FlaskForm):
+    """An HR spreadsheet to preview."""
+
+    file = FileField(_l("Spreadsheet (XLSX or CSV)"))
+    submit = SubmitField(_l("Preview the import"))
+
+
+class ConfirmImportForm(FlaskForm):
+    """The confirmation of a preview: its signed token."""
+
+    token = HiddenField()
+    submit = SubmitField(_l("Import these people"))

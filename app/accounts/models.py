@@ -1,4 +1,4 @@
-"""Users, their roles and their leader-training records."""
+"""Users, their roles, their leader-training records and the staff numbers an HR import knows them by."""
 
 from __future__ import annotations
 
@@ -142,3 +142,17 @@ class TrainingRecord(db.Model):
     @property
     def verified(self) -> bool:
         return self.verified_at is not None
+
+
+class StaffNumber(db.Model):
+    """The staff number (工号) HR gives a person within their organisation: how the people import recognises them.
+    A number names one person per organisation."""
+
+    __tablename__ = "staff_numbers"
+
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organisations.id", ondelete="CASCADE"))
+    number: so.Mapped[str] = so.mapped_column(sa.String(40))
+    updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("organisation_id", "number"),)

@@ -186,7 +186,8 @@ def create_user(
     coordinator_org_id: int | None = None,
     locale: str | None = None,
 ) -> User:
-    """Create a user with roles. Raises Conflict when the e-mail is taken, DomainError on bad values."""
+    """Create a user with roles. Raises Conflict when the e-mail is taken (also by someone creating the same address
+    at this very moment), DomainError on bad values."""
     email = normalise_email(email)
     if not email or "@" not in email:
         raise DomainError(_("Enter a valid e-mail address."), field="email")
@@ -202,11 +203,16 @@ def create_user(
         organisation_id=organisation_id,
         locale=locale,
     )
-    db.session.add(user)
-    _apply_roles(user, _check_roles(roles), coordinator_org_id)
+    roles = _check_roles(roles)
     if password:
         set_password(user, password)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+            _apply_roles(user, roles, coordinator_org_id)
+            db.session.flush()
+    except sa.exc.IntegrityError:  # the same address saved by another request at this very moment
+        raise Conflict(_("A user with this e-mail address already exists."), field="email") from None
     record_action(actor, "user_created", user, email=email, roles=sorted(user_roles(user)))
     return user
 
@@ -415,6 +421,7 @@ def problem_text(code: str) -> str:
 def eligible_leaders(on_date: date, as_role: str = rules.LEAD, group=None) -> list[User]:
     """Users who may lead (or co-lead) on the date; with a group, its current members are left out."""
     from app.programme.models import Membership
+    from app.programme.queries import membership_on
 
     users = db.session.scalars(
         sa.select(User)
@@ -428,11 +435,7 @@ def eligible_leaders(on_date: date, as_role: str = rules.LEAD, group=None) -> li
     if group is not None:
         member_ids = set(
             db.session.scalars(
-                sa.select(Membership.user_id).where(
-                    Membership.group_id == group.id,
-                    Membership.joined_on <= on_date,
-                    sa.or_(Membership.left_on.is_(None), Membership.left_on >= on_date),
-                )
+                sa.select(Membership.user_id).where(Membership.group_id == group.id, membership_on(on_date))
             )
         )
     return [

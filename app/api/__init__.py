@@ -27,7 +27,8 @@ How a resource is written (one module per feature, `resources_<feature>.py`, rou
   so `current_user`/`current_api_user` and app.permissions (get_group_or_403, coordinates_org, ...) work
   unchanged. Session cookies are ignored on /api paths.
 - Errors: raise the domain errors (app.errors) or `abort(404)`; they become application/problem+json
-  (app.api.errors.problem) with a translated `detail`. `return problem(409, _("..."))` answers directly.
+  (app.api.errors.problem) with a translated `detail`, and a refusal names its `rule`.
+  `return problem(409, _("..."))` answers directly.
 - Put `@api_auth(...)` above flask-smorest's decorators. Name schemas uniquely across modules: the
   OpenAPI document names components after the schema class.
 """
@@ -35,11 +36,13 @@ How a resource is written (one module per feature, `resources_<feature>.py`, rou
 from flask_smorest import Blueprint
 
 from app.api.auth import limit_api
+from app.api.errors import handle_errors
 
 bp = limit_api(Blueprint(
     "api", __name__, url_prefix="/api/v1",
     description="The Balint Groups programme: people, groups, meetings, feedback and trends.",
 ))
+handle_errors(bp)  # every error on /api as problem+json, refusals naming their rule
 
 # The resources register their routes on `bp` when imported.
 from app.api import (  # noqa: E402, F401

@@ -1,4 +1,11 @@
-"""Problem details (RFC 9457): the one shape of every error answer on /api/v1."""
+"""Problem details (RFC 9457): the one shape of every error answer on /api/v1.
+
+The API's own surface: `problem()` writes the answer; `handle_errors(bp)` makes the API blueprint answer its
+domain errors (with the `rule` they name) and HTTP errors (with webargs' invalid fields) this way, and adds the
+problem+json surface for /api/ to the site-wide handlers (app.main.errors), which answer what no API view saw
+(an unknown address, a method not allowed, a NUL character, an unexpected failure). The status sentences and
+`field_errors` come from app.main.errors; nothing there imports this module.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,12 @@ from http import HTTPStatus
 
 from flask import Response, current_app, json
 from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from app.api.auth import API_PREFIX
+from app.errors import DomainError
+from app.extensions import db
+from app.main.errors import add_error_surface, field_errors, status_message
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -32,8 +45,6 @@ def problem(
     a refusal names (e.g. `training_expired`, `held_without_lead`, `member_of_group`). A 401 carries
     `WWW-Authenticate: Bearer`.
     """
-    from app.main.errors import status_message
-
     if detail is None:
         detail = status_message(status)
         names = _fields(errors or {})
@@ -56,19 +67,31 @@ def problem(
     return response
 
 
-def field_errors(field: str | None, message: str) -> dict | None:
-    """The `errors` member for a domain error on one field (None when it names no field)."""
-    return {"json": {field: [message]}} if field else None
-
-
-def domain_problem(exc) -> Response:
+def domain_problem(exc: DomainError) -> Response:
     """The API's answer to a DomainError: its status, translated message and field, and the rule it names.
 
-    Registered on the API blueprint (resources_scheduling), so it answers for every /api/v1 view in place of the
-    site-wide handler, which knows nothing of `rule`. Nothing of the refused request is kept (rollback).
+    Nothing of the refused request is kept (rollback).
     """
-    from app.extensions import db
-
     db.session.rollback()
     return problem(exc.status_code, exc.message, errors=field_errors(exc.field, exc.message),
                    rule=getattr(exc, "rule", None))
+
+
+def http_problem(exc: HTTPException):
+    """The API's answer to an HTTP error inside its views: webargs (through flask-smorest) leaves the invalid
+    fields in exc.data["messages"], which the answer names. Nothing of the request is kept (rollback)."""
+    code = exc.code or 500
+    if code < 400:  # routing redirects travel as exceptions too
+        return exc
+    db.session.rollback()
+    data = getattr(exc, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    return problem(code, data.get("message"), errors=errors if isinstance(errors, dict) else None)
+
+
+def handle_errors(bp) -> None:
+    """Answer every error of the API blueprint's views as problem+json, and, once the blueprint is registered on
+    an app, every error the site-wide handlers see under /api/."""
+    bp.register_error_handler(DomainError, domain_problem)
+    bp.register_error_handler(HTTPException, http_problem)
+    bp.record_once(lambda state: add_error_surface(state.app, API_PREFIX, problem))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort
 from flask.views import MethodView
 from flask_babel import gettext as _
 
 from app.accounts import services
-from app.accounts.models import User
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
 from app.api.pagination import PageArgsSchema, page_of, paginate
@@ -27,8 +25,7 @@ class Me(MethodView):
     @bp.response(200, MeSchema)
     def get(self):
         """Who the token belongs to, their roles and their private calendar address."""
-        from app.scheduling.calendars import personal_feed
-        from app.scheduling.feeds import feed_url
+        from app.scheduling.services.feeds import feed_url, personal_feed
 
         with write_intent():  # the feed is made on first use
             user = current_api_user._get_current_object()
@@ -76,17 +73,8 @@ class Credentials(MethodView):
     @bp.response(201, CredentialSchema)
     def post(self, data, user_id):
         """Add a leader-training record, verified at once when `verified` is true."""
-        person = _manageable_user_or_403(user_id)
+        person = get_user_or_403(user_id, need="manage")  # as on the people pages (404, then 403)
         record = services.add_training_record(current_api_user, person, **data)
         db.session.commit()
         return record
 
-
-def _manageable_user_or_403(user_id: int) -> User:
-    """A person the coordinator may change, as on the people pages (404, then 403)."""
-    from app.accounts.admin_routes import may_manage
-
-    user = get_user_or_403(user_id)
-    if not may_manage(user):
-        abort(403)
-    return user

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
 
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
 from app.api.errors import problem
 from app.api.resources_scheduling import LocalDateTime
-from app.errors import NotAllowed
 from app.extensions import db
-from app.feedback import responses, rules
-from app.feedback import services as feedback
+from app.feedback import scoring
 from app.feedback.models import Completion, FeedbackRound
-from app.permissions import can_access_group, get_group_or_403, get_or_404
+from app.feedback.services import responses
+from app.feedback.services import rounds as feedback
+from app.permissions import get_group_or_403, get_round_or_403
 from app.timeutil import utcnow
 
 MAX_ANSWERS = 200
@@ -104,26 +103,30 @@ def instrument_data(feedback_round: FeedbackRound) -> dict | None:
     instrument = responses.round_instrument(feedback_round)
     if feedback_round.mode != "questionnaire" or instrument is None:
         return None
-    definition = rules.definition_from_dict(instrument.definition)
+    definition = scoring.definition_from_dict(instrument.definition)
     locale = str(get_locale())
     return {
         "code": definition.code, "version": definition.version,
-        "title": rules.localised(definition.title, locale),
+        "title": scoring.localised(definition.title, locale),
         "items": [
-            {"code": i.code, "type": i.type, "text": rules.localised(i.text, locale), "required": i.required,
+            {"code": i.code, "type": i.type, "text": scoring.localised(i.text, locale), "required": i.required,
              "min": i.min, "max": i.max, "subscale": i.subscale, "reverse": i.reverse,
-             "choices": [{"value": c.value, "label": rules.localised(c.label, locale)} for c in i.choices]}
+             "choices": [{"value": c.value, "label": scoring.localised(c.label, locale)} for c in i.choices]}
             for i in definition.items
         ],
         "subscales": [
-            {"code": s.code, "title": rules.localised(s.title, locale), "items": list(s.items)}
+            {"code": s.code, "title": scoring.localised(s.title, locale), "items": list(s.items)}
             for s in definition.subscales
         ],
     }
 
 
-def load_round(round_id: int) -> FeedbackRound:
-    return get_or_404(FeedbackRound, round_id)
+@bp.errorhandler(responses.InvalidAnswers)
+def invalid_answers(exc: responses.InvalidAnswers):
+    """An answer set that cannot be submitted: 422, each item named with its problem (nothing is kept)."""
+    db.session.rollback()
+    return problem(422, exc.message, errors={"json": {"answers": {
+        code: [responses.problem_message(p)] for code, p in exc.problems.items()}}})
 
 
 # --- the resources -----------------------------------------------------------------------------
@@ -150,10 +153,8 @@ def list_rounds(group_id):
 @bp.alt_response(404, description="No such round")
 def get_round(round_id):
     """One round with the questionnaire it asks."""
-    feedback_round = load_round(round_id)
+    feedback_round = get_round_or_403(round_id, need="view")
     user = current_api_user
-    if not (can_access_group(user, feedback_round.group, "lead") or feedback.is_eligible(feedback_round, user)):
-        raise NotAllowed(_("Only members who attended this round's meetings are asked for feedback."))
     data = round_data(feedback_round, utcnow())
     data["instrument"] = instrument_data(feedback_round)
     data["responded"] = feedback.has_responded(feedback_round, user)
@@ -170,13 +171,10 @@ def get_round(round_id):
 @bp.alt_response(422, description="The answers are incomplete or invalid (each item's problem named)")
 def submit_response(data, round_id):
     """Submit the caller's answers, once; stored with no link to who answered."""
-    feedback_round = load_round(round_id)
-    try:
-        submitted = responses.submit_response(current_api_user, feedback_round, data["answers"], utcnow())
-    except responses.InvalidAnswers as exc:
-        return problem(422, exc.message, errors={"json": {"answers": {
-            code: [responses.problem_message(p)] for code, p in exc.problems.items()}}})
+    feedback_round = get_round_or_403(round_id, need="answer")
+    # Refusals answer as problem+json: invalid answers by invalid_answers above, the others by the API's handler.
+    submitted = responses.submit_response(current_api_user, feedback_round, data["answers"], utcnow())
     db.session.commit()
     locale = str(get_locale())
     return {"round_id": feedback_round.id, "submitted": True,
-            "concerns": [rules.localised(band.label, locale) for band in submitted.concerns]}
+            "concerns": [scoring.localised(band.label, locale) for band in submitted.concerns]}

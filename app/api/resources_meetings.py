@@ -16,10 +16,9 @@ from app.errors import DomainError
 from app.extensions import db
 from app.meetings import services
 from app.meetings.models import ATTENDANCE, Theme
-from app.permissions import get_group_or_403, get_or_404
+from app.permissions import get_group_or_403, get_meeting_or_403
 from app.scheduling.models import Meeting
-from app.scheduling.services import to_utc
-from app.timeutil import utcnow
+from app.timeutil import to_utc, utcnow
 
 MODES = ("onsite", "online", "hybrid")
 _MIDNIGHT = time(0, 0)
@@ -118,8 +117,7 @@ def list_meetings(args, group_id):
                                    "training_expired, ...)")
 def record_meeting(data, meeting_id):
     """Record a meeting as held (attendance, presenter, themes, summary) or cancelled, or correct its record."""
-    meeting = get_or_404(Meeting, meeting_id)
-    services.check_can_record(current_api_user, meeting)
+    meeting = get_meeting_or_403(meeting_id, need="lead")
     result = services.record_meeting(
         current_api_user, meeting, status=data["status"], now=utcnow(),
         attendance={a["user_id"]: a["status"] for a in data["attendance"]}, presenter_id=data["presenter_id"],

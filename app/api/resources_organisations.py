@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -10,9 +9,9 @@ from app.api import bp
 from app.api.auth import api_auth, current_api_user
 from app.api.pagination import PageArgsSchema, page_of, paginate
 from app.extensions import db
-from app.permissions import coordinates_org, get_or_404
+from app.permissions import get_organisation_or_403, visible_organisations
 from app.programme import services
-from app.programme.models import ORG_KINDS, Organisation
+from app.programme.models import ORG_KINDS
 
 _KIND = {"description": "hospital, department or other", "enum": list(ORG_KINDS)}
 
@@ -39,25 +38,6 @@ class OrganisationPatchSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     kind = fields.String(validate=validate.OneOf(ORG_KINDS), metadata=_KIND)
     active = fields.Boolean()
-
-
-def visible_organisations(user) -> sa.Select:
-    """The organisations a coordinator sees: all for a programme-wide one, their own for a scoped one."""
-    query = sa.select(Organisation).order_by(Organisation.name, Organisation.id)
-    if user.coordinator_scope is not None:
-        query = query.where(Organisation.id == user.coordinator_scope)
-    return query
-
-
-def _organisation_or_403(organisation_id: int) -> Organisation:
-    from flask_babel import gettext as _
-
-    from app.errors import NotAllowed
-
-    organisation = get_or_404(Organisation, organisation_id)
-    if not coordinates_org(current_api_user, organisation.id):
-        raise NotAllowed(_("You coordinate another organisation only."))
-    return organisation
 
 
 @bp.route("/organisations")
@@ -94,7 +74,7 @@ class OrganisationItem(MethodView):
     @bp.alt_response(404, description="No such organisation")
     def get(self, organisation_id):
         """An organisation the coordinator coordinates."""
-        return _organisation_or_403(organisation_id)
+        return get_organisation_or_403(organisation_id)
 
     @api_auth("coordinator")
     @bp.arguments(OrganisationPatchSchema)
@@ -104,7 +84,7 @@ class OrganisationItem(MethodView):
     @bp.alt_response(409, description="Another organisation has this name")
     def patch(self, data, organisation_id):
         """Rename, re-kind, deactivate or reactivate an organisation."""
-        organisation = _organisation_or_403(organisation_id)
+        organisation = get_organisation_or_403(organisation_id)
         if "name" in data or "kind" in data:
             services.update_organisation(current_api_user, organisation, name=data.get("name", organisation.name),
                                          kind=data.get("kind", organisation.kind))

@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from app.accounts import import_rules as rules
-from app.accounts import imports
+from app.accounts.people_import import rules
+from app.accounts.people_import import services as imports
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
 from app.extensions import db

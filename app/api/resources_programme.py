@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort
 from flask.views import MethodView
 
@@ -12,9 +11,9 @@ from app.api.auth import api_auth, current_api_user
 from app.api.pagination import PageArgsSchema, page_of, paginate
 from app.api.schemas import GroupInSchema, GroupSchema, MemberInSchema, MembershipSchema
 from app.extensions import db
-from app.permissions import get_group_or_403, get_or_404
+from app.permissions import get_group_or_403, get_or_404, visible_groups
 from app.programme import services
-from app.programme.models import Group, GroupLeader, Membership
+from app.programme.models import Group
 from app.sqlite import write_intent
 from app.timeutil import local_today
 
@@ -22,23 +21,9 @@ GROUP_OUT = ("id", "name", "organisation_id", "capacity", "mode", "location", "d
              "feedback_interval", "feedback_window_days", "status")
 
 
-def visible_groups(user: User) -> sa.Select:
-    """The groups the user may view: in their coordinator scope, those they lead, those they belong to."""
-    query = sa.select(Group).order_by(Group.name, Group.id)
-    if user.has_role("coordinator") and user.coordinator_scope is None:
-        return query
-    led = sa.select(GroupLeader.group_id).where(GroupLeader.user_id == user.id)
-    joined = sa.select(Membership.group_id).where(Membership.user_id == user.id, Membership.left_on.is_(None))
-    conditions = [Group.id.in_(led), Group.id.in_(joined)]
-    if user.has_role("coordinator"):
-        conditions.append(Group.organisation_id == user.coordinator_scope)
-    return query.where(sa.or_(*conditions))
-
-
 def _group_out(group: Group) -> dict:
     """The group's fields and its calendar address (the feed is made on first use)."""
-    from app.scheduling.calendars import existing_group_feed, group_feed
-    from app.scheduling.feeds import feed_url
+    from app.scheduling.services.feeds import existing_group_feed, feed_url, group_feed
     from app.sqlite import write_after_read
 
     out = {key: getattr(group, key) for key in GROUP_OUT}

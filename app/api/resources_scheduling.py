@@ -11,19 +11,16 @@ from app.accounts import rules as eligibility
 from app.accounts.models import User
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
-from app.api.errors import domain_problem
 from app.errors import DomainError
 from app.extensions import db
-from app.permissions import get_group_or_403, get_or_404
+from app.permissions import get_group_or_403, get_meeting_or_403
 from app.scheduling import rules
 from app.scheduling import services as scheduling
-from app.scheduling.models import Meeting
-from app.scheduling.services import FIRST_YEAR, LAST_YEAR, to_local
+from app.scheduling.services import FIRST_YEAR, LAST_YEAR
+from app.timeutil import to_local
 
 MAX_ID = 2_147_483_647
 
-# Refusals on /api/v1 name the rule they enforce (problem+json `rule`), e.g. training_expired or member_of_group.
-bp.register_error_handler(DomainError, domain_problem)
 FIRST_DAY, LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
 
 
@@ -192,8 +189,7 @@ def schedule_group(data, group_id):
                                    "(e.g. training_expired, member_of_group, trainee_needs_qualified_lead)")
 def assign_meeting_leaders(data, meeting_id):
     """Make one person the meeting's lead and another (optionally) its co-lead."""
-    meeting = get_or_404(Meeting, meeting_id)
-    scheduling.check_can_schedule(current_api_user, meeting.group)
+    meeting = get_meeting_or_403(meeting_id, need="lead")
     lead = load_person(data["lead_id"], "lead_id")
     co_lead = load_person(data["co_lead_id"], "co_lead_id")
     scheduling.assign_leaders(current_api_user, meeting, lead, co_lead)

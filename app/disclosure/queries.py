@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.feedback import rules as feedback_rules
+from app.feedback import scoring as feedback_rules
 from app.feedback.models import Answer, FeedbackRound, Instrument, Response
 
 #: Stands for "every source" / "every profession" in the atoms of a view that does not split rounds.

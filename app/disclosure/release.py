@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.disclosure import queries, rules
-from app.feedback import rules as feedback_rules
+from app.feedback import scoring as feedback_rules
 from app.feedback.stats import summary
 
 RESPONSES = "responses"

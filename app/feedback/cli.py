@@ -7,8 +7,8 @@ from flask.cli import with_appcontext
 
 from app.errors import DomainError
 from app.extensions import db
-from app.feedback import instruments as service
-from app.feedback.instruments import InstrumentError
+from app.feedback.instrument_files import InstrumentError
+from app.feedback.services import instruments as service
 from app.sqlite import write_intent
 
 

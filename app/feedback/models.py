@@ -15,6 +15,8 @@ from app.timeutil import utcnow
 
 ROUND_STATUSES = ("open", "closed")
 ROUND_MODES = ("questionnaire", "interview")
+# Interview notes are stored as a free-text answer under this reserved item code.
+INTERVIEW_NOTES = "_interview_notes"
 
 
 class FeedbackRound(db.Model):

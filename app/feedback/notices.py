@@ -8,8 +8,8 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 
 from app.extensions import db
-from app.feedback import services
 from app.feedback.models import FeedbackRound
+from app.feedback.services import rounds
 from app.notifications.mail import absolute_url
 from app.notifications.models import Notification
 from app.notifications.services import Drop, Rendered, renderer
@@ -19,9 +19,9 @@ def _round_context(notification: Notification, now: datetime) -> dict:
     feedback_round = db.session.get(FeedbackRound, notification.round_id) if notification.round_id else None
     if feedback_round is None:
         raise Drop("round deleted")
-    if services.close_if_due(feedback_round, now) or not feedback_round.is_open(now):
+    if rounds.close_if_due(feedback_round, now) or not feedback_round.is_open(now):
         raise Drop("round closed")
-    if services.has_responded(feedback_round, notification.user):
+    if rounds.has_responded(feedback_round, notification.user):
         raise Drop("already responded")
     return {
         "round": feedback_round,
@@ -30,7 +30,7 @@ def _round_context(notification: Notification, now: datetime) -> dict:
     }
 
 
-@renderer(services.ROUND_OPENED)
+@renderer(rounds.ROUND_OPENED)
 def render_round_opened(notification: Notification, now: datetime) -> Rendered:
     """A feedback round has opened for a group the member attended."""
     context = _round_context(notification, now)
@@ -41,7 +41,7 @@ def render_round_opened(notification: Notification, now: datetime) -> Rendered:
     )
 
 
-@renderer(services.ROUND_CLOSING)
+@renderer(rounds.ROUND_CLOSING)
 def render_round_closing(notification: Notification, now: datetime) -> Rendered:
     """The window closes soon and the member has not answered yet."""
     context = _round_context(notification, now)

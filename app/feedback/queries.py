@@ -1,4 +1,5 @@
-"""A round's results page: counts, subscale and question statistics, distributions and free text.
+"""Read-only feedback aggregates: a round's results (counts, subscale and question statistics, distributions, free
+text) and what the coordinator's home warns about when no questionnaire is active.
 
 Every number comes from app.disclosure, which hides what the anonymity policy does not allow (an open
 round, fewer than k responses, a small category, a small distribution count).
@@ -10,14 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app import disclosure
-from app.feedback import rules, services
-from app.feedback.models import FeedbackRound
-from app.feedback.review import text_ref
+from app.feedback import scoring
+from app.feedback.models import INTERVIEW_NOTES, FeedbackRound
+from app.feedback.services.instruments import default_instrument, waiting_rounds
+from app.feedback.services.responses import round_instrument
+from app.feedback.services.review import text_ref
+from app.feedback.services.rounds import eligible_count, groups_one_meeting_from_a_round
 
 SOURCES = ("all", "questionnaire", "interview")
 TEXT_FILTERS = ("all", "released")
-# Interview notes are stored as a free-text answer under this reserved item code.
-INTERVIEW_NOTES = "_interview_notes"
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,9 @@ class RoundResults:
     free_text: list[FreeText] = field(default_factory=list)
 
 
-def _definition(feedback_round: FeedbackRound) -> rules.Definition | None:
-    from app.feedback.responses import round_instrument
-
+def _definition(feedback_round: FeedbackRound) -> scoring.Definition | None:
     instrument = round_instrument(feedback_round)
-    return rules.definition_from_dict(instrument.definition) if instrument is not None else None
+    return scoring.definition_from_dict(instrument.definition) if instrument is not None else None
 
 
 def _filter(sources: str) -> tuple[str | None, str | None]:
@@ -114,7 +114,7 @@ def subscale_summary(code: str, title: str, stat: disclosure.Stat) -> SubscaleSu
     return SubscaleSummary(code, title, stat.n, stat.mean, stat.sd, stat.ci_low, stat.ci_high, stat.reason)
 
 
-def _item_summaries(release: disclosure.Release, feedback_round: FeedbackRound, definition: rules.Definition,
+def _item_summaries(release: disclosure.Release, feedback_round: FeedbackRound, definition: scoring.Definition,
                     sources: str, locale: str) -> list[ItemSummary]:
     dimension, category = _filter(sources)
     summaries = []
@@ -125,13 +125,13 @@ def _item_summaries(release: disclosure.Release, feedback_round: FeedbackRound, 
             scale = tuple(item.values)
             values = list(scale)
         else:
-            scale = tuple(rules.localised(c.label, locale) for c in item.choices)
+            scale = tuple(scoring.localised(c.label, locale) for c in item.choices)
             values = list(range(len(scale)))
         stat = release.stat(feedback_round.id, disclosure.item_measure(item.code), dimension, category)
         counts = release.distribution(feedback_round.id, item.code, values, dimension, category).counts
         distribution = dict(zip(scale, (counts.get(v) for v in values), strict=True))
         summaries.append(ItemSummary(
-            code=item.code, text=rules.localised(item.text, locale), type=item.type, reverse=item.reverse,
+            code=item.code, text=scoring.localised(item.text, locale), type=item.type, reverse=item.reverse,
             n=stat.n, mean=stat.mean if item.is_numeric else None, sd=stat.sd if item.is_numeric else None,
             distribution=distribution, scale=scale, reason=stat.reason,
         ))
@@ -153,7 +153,7 @@ def round_results(
     definition = _definition(feedback_round)
     option_codes = [i.code for i in definition.items if i.is_numeric or i.type == "choice"] if definition else []
     release = disclosure.Release([feedback_round], k=k, now=now, split=True, items=True, options=option_codes)
-    eligible = services.eligible_count(feedback_round)
+    eligible = eligible_count(feedback_round)
     responses = release.participation(feedback_round.id)
     dimension, category = _filter(sources)
     cell = release.stat(feedback_round.id, disclosure.RESPONSES, dimension, category)
@@ -165,13 +165,13 @@ def round_results(
         return results
     if definition is not None:
         results.subscales = [
-            subscale_summary(sub.code, rules.localised(sub.title, locale), release.stat(
+            subscale_summary(sub.code, scoring.localised(sub.title, locale), release.stat(
                 feedback_round.id, disclosure.subscale_measure(f"{definition.code}/{sub.code}"), dimension, category))
             for sub in definition.subscales
         ]
         results.items = _item_summaries(release, feedback_round, definition, sources, locale)
     if include_text:
-        labels = {i.code: rules.localised(i.text, locale) for i in definition.text_items} if definition else {}
+        labels = {i.code: scoring.localised(i.text, locale) for i in definition.text_items} if definition else {}
         texts = release.texts(feedback_round.id, [*labels, INTERVIEW_NOTES], released_only=text_filter == "released",
                               dimension=dimension, category=category) or []
         results.free_text = [
@@ -180,3 +180,28 @@ def round_results(
             for t in texts
         ]
     return results
+
+
+# --- no active questionnaire ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MissingQuestionnaire:
+    """No questionnaire is active: rounds waiting for one, and groups whose next held meeting opens a round."""
+
+    waiting: list[FeedbackRound]
+    groups_due: list  # groups one held meeting away from their next round
+
+
+def missing_questionnaire(scope_org_id: int | None = None) -> MissingQuestionnaire | None:
+    """What the coordinator's home warns about when no questionnaire is active (None when one is).
+
+    `scope_org_id` limits it to one organisation's groups (a scoped coordinator). A fixed number of statements.
+    """
+    if default_instrument() is not None:
+        return None
+    waiting = [r for r in waiting_rounds() if scope_org_id is None or r.group.organisation_id == scope_org_id]
+    groups = groups_one_meeting_from_a_round()
+    if scope_org_id is not None:
+        groups = [g for g in groups if g.organisation_id == scope_org_id]
+    return MissingQuestionnaire(waiting, sorted(groups, key=lambda g: (g.name, g.id)) if groups else [])

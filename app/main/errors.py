@@ -1,8 +1,17 @@
-"""Error pages and JSON errors: every failure answers with a clear, translated message, never a 500 page of a stack."""
+"""Error pages and JSON errors: every failure answers with a clear, translated message, never a 500 page of a stack.
+
+This module owns what every error surface shares — the sentence for each status (`status_message`), the `errors`
+member naming a refused field (`field_errors`) — and the site-wide handlers. Another surface (the JSON API's
+problem+json) imports these and adds itself with `add_error_surface(app, prefix, render)`; nothing here imports
+it back.
+"""
+
+from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -33,22 +42,41 @@ def status_message(code: int) -> str:
     return messages.get(code, messages[500] if code >= 500 else messages[400])
 
 
-def _is_api() -> bool:
-    return request.path.startswith("/api/")
+def field_errors(field: str | None, message: str) -> dict | None:
+    """The `errors` member of an error answer for a refusal of one field (None when it names no field)."""
+    return {"json": {field: [message]}} if field else None
+
+
+# --- surfaces: a path prefix whose errors another module answers in its own form ------------------------
+
+#: What a surface renders with: render(status, detail or None, errors=dict or None) -> response.
+ErrorRenderer = Callable[..., object]
+_SURFACES = "error_surfaces"
+
+
+def add_error_surface(app, prefix: str, render: ErrorRenderer) -> None:
+    """Let `render` answer every error under `prefix` that the site-wide handlers see (an unknown address, a
+    method not allowed, a NUL character, an unexpected failure), e.g. the API's problem+json under /api/."""
+    app.extensions.setdefault(_SURFACES, {})[prefix] = render
+
+
+def _surface() -> ErrorRenderer | None:
+    for prefix, render in current_app.extensions.get(_SURFACES, {}).items():
+        if request.path.startswith(prefix):
+            return render
+    return None
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz" or (
-        request.accept_mimetypes.best == "application/json"
-    )
+    return request.path == "/healthz" or request.accept_mimetypes.best == "application/json"
 
 
 def render_error(code: int, message: str | None = None, errors: dict | None = None):
-    """An error answer in the form the client wants: problem+json on /api/, JSON for machines, else a page."""
-    if _is_api():
-        from app.api.errors import problem
-
-        return problem(code, message, errors=errors)
+    """An error answer in the form the client wants: its surface's (problem+json on /api/), JSON for machines,
+    else a page."""
+    render = _surface()
+    if render is not None:
+        return render(code, message, errors=errors)
     message = message or _messages().get(code, _messages()[400])
     if _wants_json():
         return jsonify(status=code, detail=message), code
@@ -103,20 +131,13 @@ def register(app) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc):
         db.session.rollback()
-        errors = {"json": {exc.field: [exc.message]}} if exc.field and _is_api() else None
-        return render_error(exc.status_code, exc.message, errors)
+        return render_error(exc.status_code, exc.message, field_errors(exc.field, exc.message))
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
         code = exc.code or 500
         if code < 400:  # routing redirects travel as exceptions too
             return exc
-        if _is_api():
-            db.session.rollback()
-            # webargs (through flask-smorest) leaves the invalid fields in exc.data["messages"]
-            data = getattr(exc, "data", None) or {}
-            errors = data.get("errors") or data.get("messages")
-            return render_error(code, data.get("message"), errors if isinstance(errors, dict) else None)
         return render_error(code)
 
     @app.errorhandler(Exception)

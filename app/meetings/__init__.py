@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("meetings", __name__)
 
-from app.meetings import live, portfolio, routes  # noqa: E402,F401
+from app.meetings import routes  # noqa: E402,F401

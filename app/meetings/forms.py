@@ -1,4 +1,4 @@
-"""Forms for meeting records, leaders' private notes and the theme list."""
+"""Forms for meeting records, leaders' private notes, the theme list, phase plans and supervision."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from app.meetings.services import SUMMARY_MAX, identifier_message
 from app.programme.forms import PlainText, mode_choices
 from app.programme.models import MODES
 from app.scheduling.forms import MultiCheckboxField
-from app.scheduling.services import FIRST_YEAR, LAST_YEAR, to_utc
-from app.timeutil import utcnow
+from app.scheduling.services import FIRST_YEAR, LAST_YEAR
+from app.timeutil import local_today, to_utc, utcnow
 
 ATTENDANCE_PREFIX = "attendance-"
 NOTE_MAX = 10000
@@ -95,6 +95,22 @@ def _deidentified(form, field):
     message = identifier_message(field.data)
     if message:
         raise ValidationError(message)
+
+
+def _stop_if_unreadable(form, field):
+    """After a value could not be read as a number or date, skip further checks (one message is enough)."""
+    if field.process_errors:
+        raise StopValidation()
+
+
+class GroupMessages:
+    """Messages about several fields at once (the attendance selects, the five phases), shown above them.
+
+    app.web.attempt puts a service's refusal here when the view maps the service's field to it (`aliases`).
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
 
 
 class _RequiredWhenCancelled(DataRequired):
@@ -190,7 +206,7 @@ class RecordMeetingForm(FlaskForm):
 
     def __init__(self, *args, scheduled_start: datetime | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.attendance_errors: list[str] = []
+        self.attendance_list = GroupMessages()  # about the attendance selects together
         self.scheduled_start = scheduled_start  # naive UTC: the meeting's start in the schedule
 
     def attendance_fields(self) -> list[tuple]:
@@ -202,18 +218,19 @@ class RecordMeetingForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
-        self.attendance_errors = []
+        self.attendance_list.errors = []
         if self.status.data != "held":
             return ok
         known = {f"{ATTENDANCE_PREFIX}{member.id}" for member in self._members}
         # A multipart part without a name arrives under the key None.
         if any(isinstance(key, str) and key.startswith(ATTENDANCE_PREFIX) and key not in known
                for key in request.form):
-            self.attendance_errors.append(
+            self.attendance_list.errors.append(
                 _l("Attendance can be recorded only for members of the group on the meeting's date."))
         self._check_presenter()
         self._check_start()
-        return ok and not self.attendance_errors and not self.presenter_id.errors and not self.started_at.errors
+        return (ok and not self.attendance_list.errors and not self.presenter_id.errors
+                and not self.started_at.errors)
 
     def _check_presenter(self) -> None:
         presenter = self.presenter_id.data
@@ -314,3 +331,61 @@ class SetThemeActiveForm(FlaskForm):
         validators=[InputRequired(message=_l("Choose whether the theme is in use.")),
                     _one_of(("1", "0"), _l("Choose whether the theme is in use."))],
     )
+
+
+# --- the phases of a group's meetings --------------------------------------------------------
+
+
+def _minutes(label):
+    return IntegerField(label, validators=[
+        InputRequired(message=_l("Enter a number.")),
+        NumberRange(min=1, max=480, message=_l("Enter a whole number from %(min)s to %(max)s.")),
+    ])
+
+
+class SavePhasesForm(FlaskForm):
+    """The group's five phase lengths in minutes (they must add up to the group's meeting length)."""
+
+    case = _minutes(_l("Case told"))
+    questions = _minutes(_l("Questions of fact"))
+    discussion = _minutes(_l("Group discussion, presenter pushed back"))
+    back = _minutes(_l("Presenter returns"))  # the phase `return` (a Python keyword)
+    closing = _minutes(_l("Closing"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = GroupMessages()  # about the five lengths together (they must add up)
+
+    def phase_fields(self) -> list:
+        """The fields in the order of rules.PHASES."""
+        return [self.case, self.questions, self.discussion, self.back, self.closing]
+
+
+# --- supervision a leader received -----------------------------------------------------------
+
+
+def _past_or_today(form, field):
+    _sane_date(form, field)
+    if field.data is not None and field.data > local_today():
+        raise ValidationError(_l("Supervision is recorded once it has taken place: choose today or earlier."))
+
+
+class AddSupervisionForm(FlaskForm):
+    """Supervision a leader received, added from the leader's portfolio."""
+
+    held_on = DateField(
+        _l("Date"), default=local_today,
+        validators=[InputRequired(message=_l("Enter a date.")), _stop_if_unreadable, _past_or_today],
+    )
+    supervisor = StringField(
+        _l("Supervisor"),
+        validators=[InputRequired(message=_l("Name the supervisor.")), Length(max=200), PlainText()],
+    )
+    minutes = IntegerField(
+        _l("Length (minutes)"),
+        validators=[
+            InputRequired(message=_l("Enter a number.")), _stop_if_unreadable,
+            NumberRange(min=5, max=1440, message=_l("Enter a whole number from %(min)s to %(max)s.")),
+        ],
+    )
+    submit = SubmitField(_l("Add supervision"))

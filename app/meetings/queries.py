@@ -17,8 +17,8 @@ from flask_sqlalchemy.pagination import Pagination
 
 from app.accounts.models import User
 from app.extensions import db
-from app.feedback import services as feedback
 from app.feedback.models import FeedbackRound, RoundMeeting
+from app.feedback.services import rounds as feedback
 from app.meetings import rules
 from app.meetings.models import Attendance, MeetingRecord, Supervision
 from app.pagination import paginate

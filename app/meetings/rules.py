@@ -1,4 +1,5 @@
-"""Pure rules about meetings: the five-meeting feedback rule, presenters, phases. No Flask, no database."""
+"""Pure rules about meetings: presenters, phases, attendance. No Flask, no database (the five-meeting feedback
+rule is app.feedback.rules)."""
 
 from __future__ import annotations
 
@@ -8,30 +9,6 @@ from datetime import datetime
 PHASES = ("case", "questions", "discussion", "return", "closing")
 # Shares of the meeting for each phase, in the order above (a 60-minute meeting: 5, 10, 30, 10, 5).
 DEFAULT_SHARES = (5, 10, 30, 10, 5)
-
-
-def round_due(uncovered_held: int, interval: int) -> bool:
-    """True when the held meetings not covered by any round have reached the group's interval."""
-    return interval >= 1 and uncovered_held >= interval
-
-
-def rounds_to_open(uncovered_held_ids: Sequence[int], interval: int) -> list[list[int]]:
-    """The meeting sets of the rounds to open now: consecutive chunks of exactly `interval` meetings.
-
-    `uncovered_held_ids` is in chronological order. Normally this is one chunk at the moment the
-    count reaches the interval; several when the interval was lowered. A remainder stays uncovered.
-    Raises ValueError for an interval below 1.
-    """
-    if interval < 1:
-        raise ValueError("interval must be at least 1")
-    ids = list(uncovered_held_ids)
-    whole = len(ids) // interval * interval
-    return [ids[i:i + interval] for i in range(0, whole, interval)]
-
-
-def may_record_as_held(starts_at: datetime, now: datetime) -> bool:
-    """A meeting cannot be recorded as held before its start time."""
-    return starts_at <= now
 
 
 def presenter_order(present_ids: Sequence[int], last_presented: dict[int, datetime]) -> list[int]:

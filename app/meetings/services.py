@@ -7,13 +7,14 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.audit.services import record_action
 from app.errors import Conflict, DomainError, NotAllowed
 from app.extensions import db
-from app.feedback import services as feedback
 from app.feedback.models import FeedbackRound, RoundMeeting
+from app.feedback.services import rounds as feedback
 from app.meetings import identifiers, rules
 from app.meetings.models import (
     ATTENDANCE,
@@ -27,8 +28,10 @@ from app.meetings.models import (
     Theme,
 )
 from app.programme.models import Group, Membership
+from app.programme.queries import membership_on
 from app.scheduling.models import Meeting
-from app.scheduling.services import keeping_invariants, local_date, to_utc
+from app.scheduling.services import keeping_invariants
+from app.timeutil import local_date, to_utc
 
 SUMMARY_MAX = 4000
 
@@ -78,28 +81,10 @@ def current_members(group_id: int, day: date) -> list[User]:
         db.session.scalars(
             sa.select(User)
             .join(Membership, Membership.user_id == User.id)
-            .where(
-                Membership.group_id == group_id, Membership.joined_on <= day,
-                sa.or_(Membership.left_on.is_(None), Membership.left_on >= day),
-            )
+            .where(Membership.group_id == group_id, membership_on(day))
             .order_by(User.name)
         )
     )
-
-
-def is_meeting_leader(user: User, meeting: Meeting) -> bool:
-    """The meeting's lead or co-lead, or one of the group's standing leaders."""
-    from app.permissions import leads_group
-
-    return any(ml.user_id == user.id for ml in meeting.leaders) or leads_group(user, meeting.group)
-
-
-def check_can_record(user: User, meeting: Meeting) -> None:
-    """Raise NotAllowed unless the user leads this meeting or its group, or coordinates its organisation."""
-    from app.permissions import coordinates_org
-
-    if not (is_meeting_leader(user, meeting) or coordinates_org(user, meeting.group.organisation_id)):
-        raise NotAllowed(_("Only a leader of this meeting or a coordinator may record it."))
 
 
 # --- recording -------------------------------------------------------------------------------
@@ -146,15 +131,13 @@ def record_meeting(
         if not reason:
             raise DomainError(_("Give the reason the meeting did not take place."), field="cancel_reason")
         check_deidentified(reason, "cancel_reason")
-        meeting.status = "cancelled"
-        meeting.cancel_reason = reason[:500]
+        meeting.record_cancelled(reason[:500])
         if was == "held":
             round_meeting = db.session.scalar(sa.select(RoundMeeting).where(RoundMeeting.meeting_id == meeting.id))
             if round_meeting is not None:
                 feedback.mark_correction(round_meeting.round, meeting)
     else:
-        if not rules.may_record_as_held(meeting.starts_at, now):
-            raise Conflict(_("A meeting cannot be recorded as held before its start time."), field="status")
+        meeting.require_started(now)  # a meeting not yet begun is refused before anything sent is read
         # Held, the meeting must keep every invariant on its local date: an eligible lead, leaders free of
         # other live meetings at that time (a cancelled meeting corrected back to held included), none a member.
         # Correcting the record of a meeting already held (attendance, summary) changes neither its leaders nor
@@ -162,10 +145,7 @@ def record_meeting(
         with keeping_invariants(meeting, field="status", context="record", tolerate_existing=was == "held"):
             _record_held(meeting, group, started_on, started_at, duration_minutes, mode, attendance or {},
                          guest_count, presenter_id, theme_ids or [], summary, actor)
-            meeting.status = "held"
-            meeting.cancel_reason = None
-    if was != meeting.status:
-        meeting.sequence += 1
+            meeting.record_held(now)
     db.session.flush()
     after = _snapshot(meeting)
     changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
@@ -409,9 +389,9 @@ def sync_live_state(meeting: Meeting, state: dict, *, now: datetime) -> LiveStat
 
 def add_leader_note(author: User, meeting: Meeting, kind: str, text: str) -> LeaderNote:
     """A private note of the group's leaders. Raises NotAllowed for anyone else, DomainError for bad text."""
-    from app.permissions import leads_group
+    from app.permissions import can_access_meeting
 
-    if not (is_meeting_leader(author, meeting) or leads_group(author, meeting.group)):
+    if not can_access_meeting(author, meeting, "notes"):
         raise NotAllowed(_("Only the group's leaders keep notes on its meetings."))
     if kind not in NOTE_KINDS:
         raise DomainError(_("Choose the kind of note."), field="kind")
@@ -475,13 +455,23 @@ DEFAULT_THEMES = (
 )
 
 
+def has_themes() -> bool:
+    """Whether the theme list has been created (by ensure_default_themes, or by a coordinator)."""
+    return db.session.scalar(sa.select(Theme.id).limit(1)) is not None
+
+
 def ensure_default_themes() -> None:
-    """Create the shipped themes that are missing (idempotent)."""
+    """Create the shipped themes that are missing (idempotent; when another request seeds them at the same moment,
+    theirs are kept and nothing is raised)."""
     have = set(db.session.scalars(sa.select(Theme.code)))
-    for code, en, zh in DEFAULT_THEMES:
-        if code not in have:
-            db.session.add(Theme(code=code, name_en=en, name_zh=zh))
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            for code, en, zh in DEFAULT_THEMES:
+                if code not in have:
+                    db.session.add(Theme(code=code, name_en=en, name_zh=zh))
+            db.session.flush()
+    except IntegrityError:  # another request seeded them first
+        pass
 
 
 def held_minutes(meeting: Meeting) -> int:

@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.extensions import db
-from app.feedback.services import close_due_rounds
+from app.feedback.services.rounds import close_due_rounds
 from app.notifications import services
 from app.notifications.rules import SEND_DUE
 from app.timeutil import local_zone, utcnow

@@ -29,8 +29,7 @@ from app.notifications.models import JobRun, Notification
 from app.notifications.rules import keep_runs_since
 from app.programme.models import Membership
 from app.scheduling.models import Meeting
-from app.scheduling.services import local_date
-from app.timeutil import local_zone
+from app.timeutil import local_date, local_zone
 
 MAX_ATTEMPTS = 3
 # A 'sending' row older than this belongs to a run that died mid-send: it goes back to 'pending'.

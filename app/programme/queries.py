@@ -200,3 +200,10 @@ def group_people(group: Group, on: date) -> GroupPeople:
         LeaderRow(gl.user, account_rules.best_level_on(gl.user.training_records, on), gl) for gl in leaders
     ]
     return people
+
+
+def membership_on(day: date):
+    """The SQL condition "this membership covers the local date `day`" (joined on or before it, not left before
+    it): the one statement of "member of a group on a date" for every query that needs it (Membership.is_current
+    and scheduling.rules.membership_covers say the same in Python). Combine it with the group and the person."""
+    return sa.and_(Membership.joined_on <= day, sa.or_(Membership.left_on.is_(None), Membership.left_on >= day))

@@ -7,8 +7,6 @@ from flask_login import current_user
 
 from app.accounts.forms import level_choices, profession_choices
 from app.accounts.models import User
-from app.errors import DomainError, NotAllowed
-from app.extensions import db
 from app.pagination import id_arg
 from app.permissions import (
     can_access_group,
@@ -35,21 +33,13 @@ from app.programme.forms import (
 )
 from app.programme.models import GROUP_STATUSES, GroupLeader, Membership
 from app.timeutil import local_today
+from app.web import attempt
 
 # --- helpers ---------------------------------------------------------------------------------
 
 def _status() -> int:
     """200 for a page shown, 422 for a form sent back with errors."""
     return 422 if request.method == "POST" else 200
-
-
-def _refusal_to_field(form, exc: DomainError, default: str) -> None:
-    """Show a service's refusal beside its field; an action outside the user's scope stays a 403."""
-    if isinstance(exc, NotAllowed):
-        raise exc
-    db.session.rollback()
-    field = getattr(form, exc.field or default, None) or getattr(form, default)
-    field.errors = [*field.errors, exc.message]
 
 
 def _labels() -> dict[str, dict]:
@@ -127,6 +117,16 @@ def _group_page(group, member_form=None, leader_form=None, end_forms=None):
     return render_template("programme/group.html", **context), _status()
 
 
+def _managed_group_and(model, object_id: int, group_id: int):
+    """(the group, one of its memberships or standing leaders) for a coordinator who manages the group (404, then
+    403); another group's row is a 404."""
+    group = get_group_or_403(group_id, need="manage")
+    row = get_or_404(model, object_id)
+    if row.group_id != group.id:
+        abort(404)
+    return group, row
+
+
 def _back_to(group):
     return redirect(url_for("programme.group", group_id=group.id))
 
@@ -150,13 +150,10 @@ def new_organisation():
         abort(403)
     form = CreateOrganisationForm()
     if form.validate_on_submit():
-        try:
-            org = services.create_organisation(current_user, name=form.name.data, kind=form.kind.data)
-        except DomainError as exc:
-            _refusal_to_field(form, exc, "name")
-        else:
-            db.session.commit()
-            flash(_("Organisation “%(name)s” created.", name=org.name), "success")
+        outcome = attempt(lambda: services.create_organisation(current_user, name=form.name.data, kind=form.kind.data),
+                          form=form, field="name")
+        if outcome.ok:
+            flash(_("Organisation “%(name)s” created.", name=outcome.result.name), "success")
             return redirect(url_for("programme.organisations"))
     return render_template("programme/organisation_form.html", form=form, organisation=None), _status()
 
@@ -168,12 +165,9 @@ def edit_organisation(org_id):
     org = get_organisation_or_403(org_id)
     form = EditOrganisationForm(obj=org)
     if form.validate_on_submit():
-        try:
-            services.update_organisation(current_user, org, name=form.name.data, kind=form.kind.data)
-        except DomainError as exc:
-            _refusal_to_field(form, exc, "name")
-        else:
-            db.session.commit()
+        outcome = attempt(lambda: services.update_organisation(current_user, org, name=form.name.data,
+                                                               kind=form.kind.data), form=form, field="name")
+        if outcome.ok:
             flash(_("Organisation “%(name)s” saved.", name=org.name), "success")
             return redirect(url_for("programme.organisations"))
     return render_template("programme/organisation_form.html", form=form, organisation=org), _status()
@@ -188,8 +182,8 @@ def set_organisation_active(org_id):
     if not form.validate_on_submit():
         flash(_("Choose whether the organisation is active."), "danger")
         return redirect(url_for("programme.organisations"))
-    services.set_organisation_active(current_user, org, bool(form.active.data))
-    db.session.commit()
+    if not attempt(lambda: services.set_organisation_active(current_user, org, bool(form.active.data))).ok:
+        return redirect(url_for("programme.organisations"))
     if org.active:
         flash(_("Organisation “%(name)s” is active again.", name=org.name), "success")
     else:
@@ -220,12 +214,9 @@ def new_group():
     """Create a group in an organisation the coordinator coordinates."""
     form = _group_form(CreateGroupForm)
     if form.validate_on_submit():
-        try:
-            group = services.create_group(current_user, **form.values())
-        except DomainError as exc:
-            _refusal_to_field(form, exc, "name")
-        else:
-            db.session.commit()
+        outcome = attempt(lambda: services.create_group(current_user, **form.values()), form=form, field="name")
+        if outcome.ok:
+            group = outcome.result
             flash(_("Group “%(name)s” created.", name=group.name), "success")
             _warn_about_capacity(group.capacity)
             return _back_to(group)
@@ -239,12 +230,9 @@ def edit_group(group_id):
     group = get_group_or_403(group_id, need="manage")
     form = _group_form(EditGroupForm, group)
     if form.validate_on_submit():
-        try:
-            services.update_group(current_user, group, **form.values())
-        except DomainError as exc:
-            _refusal_to_field(form, exc, "name")
-        else:
-            db.session.commit()
+        outcome = attempt(lambda: services.update_group(current_user, group, **form.values()), form=form,
+                          field="name")
+        if outcome.ok:
             flash(_("Group “%(name)s” saved.", name=group.name), "success")
             _warn_about_capacity(group.capacity)
             return _back_to(group)
@@ -268,12 +256,9 @@ def add_member(group_id):
     form = _member_form(group)
     if form.validate_on_submit():
         user = get_or_404(User, form.user_id.data)
-        try:
-            services.add_member(current_user, group, user, form.joined_on.data)
-        except DomainError as exc:
-            _refusal_to_field(form, exc, "user_id")
-        else:
-            db.session.commit()
+        outcome = attempt(lambda: services.add_member(current_user, group, user, form.joined_on.data), form=form,
+                          field="user_id")
+        if outcome.ok:
             flash(_("%(name)s is a member from %(date)s.", name=user.name, date=format_date(form.joined_on.data)),
                   "success")
             return _back_to(group)
@@ -284,21 +269,15 @@ def add_member(group_id):
 @roles_required("coordinator")
 def end_membership(group_id, membership_id):
     """End a membership on a date; the history stays."""
-    group = get_group_or_403(group_id, need="manage")
-    membership = get_or_404(Membership, membership_id)
-    if membership.group_id != group.id:
-        abort(404)
+    group, membership = _managed_group_and(Membership, membership_id, group_id)
     if membership.left_on is not None:
         flash(_("This membership has already ended."), "warning")
         return _back_to(group)
     form = EndMembershipForm(prefix=f"end-{membership.id}")
     if form.validate_on_submit():
-        try:
-            services.end_membership(current_user, membership, form.left_on.data)
-        except DomainError as exc:
-            _refusal_to_field(form, exc, "left_on")
-        else:
-            db.session.commit()
+        outcome = attempt(lambda: services.end_membership(current_user, membership, form.left_on.data), form=form,
+                          field="left_on")
+        if outcome.ok:
             flash(_("%(name)s left the group on %(date)s.", name=membership.user.name,
                     date=format_date(form.left_on.data)), "success")
             return _back_to(group)
@@ -313,12 +292,8 @@ def add_leader(group_id):
     form = _leader_form(group)
     if form.validate_on_submit():
         user = get_or_404(User, form.user_id.data)
-        try:
-            services.add_group_leader(current_user, group, user)
-        except DomainError as exc:
-            _refusal_to_field(form, exc, "user_id")
-        else:
-            db.session.commit()
+        outcome = attempt(lambda: services.add_group_leader(current_user, group, user), form=form, field="user_id")
+        if outcome.ok:
             flash(_("%(name)s now leads this group.", name=user.name), "success")
             return _back_to(group)
     return _group_page(group, leader_form=form)
@@ -328,12 +303,8 @@ def add_leader(group_id):
 @roles_required("coordinator")
 def remove_leader(group_id, leader_id):
     """Stop a person standing as one of the group's leaders."""
-    group = get_group_or_403(group_id, need="manage")
-    leader = get_or_404(GroupLeader, leader_id)
-    if leader.group_id != group.id:
-        abort(404)
+    group, leader = _managed_group_and(GroupLeader, leader_id, group_id)
     name = leader.user.name
-    services.remove_group_leader(current_user, leader)
-    db.session.commit()
-    flash(_("%(name)s no longer leads this group.", name=name), "success")
+    if attempt(lambda: services.remove_group_leader(current_user, leader)).ok:
+        flash(_("%(name)s no longer leads this group.", name=name), "success")
     return _back_to(group)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("scheduling", __name__)
 
-from app.scheduling import feeds, routes  # noqa: E402,F401
+from app.scheduling import routes  # noqa: E402,F401

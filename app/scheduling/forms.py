@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -132,6 +133,12 @@ def role_choices():
 def exception_kind_choices():
     names = {"holiday": _l("Day off (holiday)"), "workday": _l("Working day (make-up day, 调休)")}
     return [(k, names[k]) for k in EXCEPTION_KINDS]
+
+
+def person_choices(people, placeholder: str) -> list:
+    """A person select's choices: the placeholder first, then each person by name, a deactivated one marked."""
+    return [("", placeholder)] + [(u.id, u.name if u.active else _("%(name)s (deactivated)", name=u.name))
+                                  for u in people]
 
 
 # --- the series ------------------------------------------------------------------------------

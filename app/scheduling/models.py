@@ -8,13 +8,21 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql
 
+from app.errors import Conflict
 from app.extensions import db
+from app.scheduling.rules import may_record_as_held
 from app.timeutil import utcnow
 
 MEETING_STATUSES = ("scheduled", "held", "cancelled")
 LEADER_ROLES = ("lead", "co_lead")
+
+
+def status_label(status: str) -> str:
+    """A meeting status (scheduled, held, cancelled) in the reader's language."""
+    return {"scheduled": _("scheduled"), "held": _("held"), "cancelled": _("cancelled")}.get(status, status)
 
 
 class Schedule(db.Model):
@@ -51,7 +59,13 @@ def _new_uid() -> str:
 
 
 class Meeting(db.Model):
-    """One meeting of a group: scheduled, held or cancelled. Times are naive UTC."""
+    """One meeting of a group: scheduled, held or cancelled. Times are naive UTC.
+
+    Its state changes are the methods below; each refuses a change its status does not allow (Conflict) and
+    raises `sequence` when calendars must update the event. They check nothing else: the services validate
+    what users send (reasons, durations, patient identifiers) and keep the invariants of leaders and dates
+    (scheduling.services.keeping_invariants) around them.
+    """
 
     __tablename__ = "meetings"
 
@@ -105,6 +119,60 @@ class Meeting(db.Model):
         found = self.leader_for("co_lead")
         return found.user if found else None
 
+    # --- state changes ---------------------------------------------------------------------------
+
+    def require_scheduled(self) -> None:
+        """Raise Conflict unless the meeting is still scheduled (only then may it be moved, changed or cancelled)."""
+        if self.status != "scheduled":
+            raise Conflict(_("Only a scheduled meeting can be changed this way; this one is %(status)s.",
+                             status=status_label(self.status)))
+
+    def reschedule(self, starts_at: datetime, ends_at: datetime, *, reason: str, mode: str,
+                   location: str | None = None, video_link: str | None = None) -> None:
+        """Move or change a scheduled meeting, with the reason members see; None keeps the place or link, "" clears
+        it. Raises Conflict unless scheduled."""
+        self.require_scheduled()
+        self.starts_at, self.ends_at, self.mode = starts_at, ends_at, mode
+        if location is not None:
+            self.location = location or None
+        if video_link is not None:
+            self.video_link = video_link or None
+        self.change_reason = reason
+        self.edited = True
+        self.sequence += 1
+
+    def cancel(self, reason: str) -> None:
+        """Cancel a scheduled meeting ahead of time, with the reason members see. Raises Conflict unless scheduled."""
+        self.require_scheduled()
+        self.status = "cancelled"
+        self.cancel_reason = reason
+        self.edited = True
+        self.sequence += 1
+
+    def require_started(self, now: datetime) -> None:
+        """Raise Conflict (field status) before the meeting's start time: until then it cannot have been held."""
+        if not may_record_as_held(self.starts_at, now):
+            raise Conflict(_("A meeting cannot be recorded as held before its start time."), field="status")
+
+    def record_held(self, now: datetime) -> None:
+        """Record that the meeting took place (a scheduled one, or a correction of a cancelled or held one).
+
+        Raises Conflict (field status) before its start time (require_started).
+        """
+        self.require_started(now)
+        if self.status != "held":
+            self.sequence += 1
+        self.status = "held"
+        self.cancel_reason = None
+
+    def record_cancelled(self, reason: str) -> None:
+        """Record that the meeting did not take place, with the reason (a scheduled one, or a correction of a record);
+        any status may be corrected to cancelled."""
+        if self.status != "cancelled":
+            self.sequence += 1
+        self.status = "cancelled"
+        self.cancel_reason = reason
+
 
 #: The name of PostgreSQL's guarantee that no leader is booked into two overlapping live meetings.
 BOOKING_CONSTRAINT = "ex_meeting_leaders_booking"
@@ -148,6 +216,14 @@ class MeetingLeader(db.Model):
 # The triggers that keep meeting_leaders' copy of each meeting's time range and liveness in step, per dialect;
 # the migration 2026_12_06_meeting_leader_bookings runs the same statements.
 BTREE_GIST = "CREATE EXTENSION IF NOT EXISTS btree_gist"  # equality on user_id inside a GiST index
+# SQLite's body of both triggers on meeting_leaders (a new leader row, a row moved to another meeting).
+_SQLITE_COPY_BOOKING = """BEGIN
+    UPDATE meeting_leaders SET
+        starts_at = (SELECT starts_at FROM meetings WHERE id = NEW.meeting_id),
+        ends_at = (SELECT ends_at FROM meetings WHERE id = NEW.meeting_id),
+        live = (SELECT status <> 'cancelled' FROM meetings WHERE id = NEW.meeting_id)
+    WHERE id = NEW.id;
+END"""
 BOOKING_DDL = {
     "postgresql": [
         """CREATE OR REPLACE FUNCTION meeting_leaders_copy_booking() RETURNS trigger AS $$
@@ -169,22 +245,9 @@ END $$ LANGUAGE plpgsql""",
     FOR EACH ROW EXECUTE FUNCTION meetings_copy_booking()""",
     ],
     "sqlite": [
-        """CREATE TRIGGER meeting_leaders_copy_booking AFTER INSERT ON meeting_leaders
-BEGIN
-    UPDATE meeting_leaders SET
-        starts_at = (SELECT starts_at FROM meetings WHERE id = NEW.meeting_id),
-        ends_at = (SELECT ends_at FROM meetings WHERE id = NEW.meeting_id),
-        live = (SELECT status <> 'cancelled' FROM meetings WHERE id = NEW.meeting_id)
-    WHERE id = NEW.id;
-END""",
-        """CREATE TRIGGER meeting_leaders_copy_booking_on_move AFTER UPDATE OF meeting_id ON meeting_leaders
-BEGIN
-    UPDATE meeting_leaders SET
-        starts_at = (SELECT starts_at FROM meetings WHERE id = NEW.meeting_id),
-        ends_at = (SELECT ends_at FROM meetings WHERE id = NEW.meeting_id),
-        live = (SELECT status <> 'cancelled' FROM meetings WHERE id = NEW.meeting_id)
-    WHERE id = NEW.id;
-END""",
+        "CREATE TRIGGER meeting_leaders_copy_booking AFTER INSERT ON meeting_leaders\n" + _SQLITE_COPY_BOOKING,
+        "CREATE TRIGGER meeting_leaders_copy_booking_on_move AFTER UPDATE OF meeting_id ON meeting_leaders\n"
+        + _SQLITE_COPY_BOOKING,
         """CREATE TRIGGER meetings_copy_booking AFTER UPDATE OF starts_at, ends_at, status ON meetings
 BEGIN
     UPDATE meeting_leaders SET starts_at = NEW.starts_at, ends_at = NEW.ends_at, live = NEW.status <> 'cancelled'

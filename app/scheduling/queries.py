@@ -33,6 +33,11 @@ def _paginate(query, page: int) -> Pagination:
     return paginate(query, page=min(max(page, 1), MAX_PAGE))
 
 
+def show_of(asked: str | None) -> str:
+    """Which meetings a list shows for the ?show= argument: PAST when asked, else UPCOMING (the default)."""
+    return PAST if asked == PAST else UPCOMING
+
+
 def _in_time(query, show: str, now: datetime):
     """Upcoming meetings (not yet over) soonest first, or past ones latest first."""
     if show == PAST:
@@ -145,6 +150,15 @@ def coordinator_highlights(scope: int | None, now: datetime) -> Highlights:
             if len(result.flagged) >= HIGHLIGHT_LIMIT:
                 break
     return result
+
+
+def meeting_flags(meetings) -> dict[int, list[str]]:
+    """For the scheduled meetings among these: the invariants each breaks now, as sentences ("Lead no longer
+    eligible on this date: ..."), in a fixed number of queries. A missing lead is left to the leaders' column."""
+    scheduled = [m for m in meetings if m.status == "scheduled"]
+    found = problems_for(scheduled)
+    flagged = {m.id: [p for p in found[m.id] if p.code != rules.NO_LEAD] for m in scheduled}
+    return {m.id: problem_messages(m, flagged[m.id]) for m in scheduled if flagged[m.id]}
 
 
 def leader_choices(include_ids: tuple[int, ...] = ()) -> list[User]:

@@ -210,6 +210,11 @@ NO_LEADER_ROLE = "no_leader_role"
 ALLOWED_ON_SCHEDULED = frozenset({NO_LEAD})
 
 
+def may_record_as_held(starts_at: datetime, now: datetime) -> bool:
+    """A meeting cannot be recorded as held before its start time (both naive UTC)."""
+    return starts_at <= now
+
+
 @dataclass(frozen=True)
 class LeaderFacts:
     """What the invariants read about one assigned leader of a meeting, gathered for its local date."""

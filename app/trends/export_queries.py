@@ -13,9 +13,9 @@ import sqlalchemy.orm as so
 from app import disclosure
 from app.disclosure.queries import subscale_key
 from app.extensions import db
-from app.feedback import rules
-from app.feedback.models import FeedbackRound, Instrument, RoundMeeting
-from app.feedback.queries import INTERVIEW_NOTES, SubscaleSummary, subscale_summary
+from app.feedback import scoring
+from app.feedback.models import INTERVIEW_NOTES, FeedbackRound, Instrument, RoundMeeting
+from app.feedback.queries import SubscaleSummary, subscale_summary
 from app.meetings.models import Attendance
 from app.programme.models import Group, Organisation
 from app.scheduling.models import Meeting
@@ -120,12 +120,12 @@ def _rounds(filters: Filters) -> list[FeedbackRound]:
 
 
 def _instrument(feedback_round: FeedbackRound) -> Instrument | None:
-    from app.feedback.responses import round_instrument
+    from app.feedback.services.responses import round_instrument
 
     return round_instrument(feedback_round)
 
 
-def subscale_ranges(definition: rules.Definition) -> dict[str, tuple[int, int]]:
+def subscale_ranges(definition: scoring.Definition) -> dict[str, tuple[int, int]]:
     """Each subscale's lowest possible and highest possible score, from its numeric items' scales."""
     ranges = {}
     for sub in definition.subscales:
@@ -156,12 +156,12 @@ def _aggregate_rows(rounds: list[FeedbackRound], k: int, locale: str, now: datet
     rows = []
     for feedback_round in rounds:
         instrument = _instrument(feedback_round)
-        definition = rules.definition_from_dict(instrument.definition) if instrument is not None else None
+        definition = scoring.definition_from_dict(instrument.definition) if instrument is not None else None
         cell = release.stat(feedback_round.id, disclosure.RESPONSES)
         subscales = []
         if cell.shown and definition is not None:
             subscales = [
-                subscale_summary(sub.code, rules.localised(sub.title, locale), release.stat(
+                subscale_summary(sub.code, scoring.localised(sub.title, locale), release.stat(
                     feedback_round.id, disclosure.subscale_measure(subscale_key(definition.code, sub.code))))
                 for sub in definition.subscales
             ]
@@ -191,8 +191,8 @@ def aggregate_rows(filters: Filters, k: int, locale: str = "en", now: datetime |
     return _aggregate_rows(_rounds(filters), k, locale, now or utcnow())
 
 
-def _item_labels(definitions: dict[int, rules.Definition], locale: str) -> dict[tuple[int, str], str]:
-    return {(iid, item.code): rules.localised(item.text, locale)
+def _item_labels(definitions: dict[int, scoring.Definition], locale: str) -> dict[tuple[int, str], str]:
+    return {(iid, item.code): scoring.localised(item.text, locale)
             for iid, definition in definitions.items() for item in definition.items}
 
 
@@ -215,7 +215,7 @@ def response_rows(filters: Filters, k: int, locale: str = "en", now: datetime | 
         if feedback_round.id not in per_round:
             continue
         instrument = _instrument(feedback_round)
-        definition = rules.definition_from_dict(instrument.definition) if instrument is not None else None
+        definition = scoring.definition_from_dict(instrument.definition) if instrument is not None else None
         order = {i.code: n for n, i in enumerate(definition.items)} if definition else {}
         group = feedback_round.group
         dealt = sorted((numbers.pop(), answers) for answers in per_round[feedback_round.id])
@@ -228,7 +228,7 @@ def response_rows(filters: Filters, k: int, locale: str = "en", now: datetime | 
                     instrument_code=instrument.code if instrument else None,
                     instrument_version=instrument.version if instrument else None,
                     source=feedback_round.mode, item_code=code,
-                    item_text=rules.localised(item.text, locale) if item else code, value=value,
+                    item_text=scoring.localised(item.text, locale) if item else code, value=value,
                 ))
     return rows
 
@@ -242,7 +242,7 @@ def text_rows(filters: Filters, k: int, locale: str = "en", notes_label: str = "
     """
     rounds = _rounds(filters)
     instruments = {r.id: _instrument(r) for r in rounds}
-    definitions = {r.id: rules.definition_from_dict(i.definition) for r, i in
+    definitions = {r.id: scoring.definition_from_dict(i.definition) for r, i in
                    ((r, instruments[r.id]) for r in rounds) if i is not None}
     codes = {i.code for d in definitions.values() for i in d.text_items} | {INTERVIEW_NOTES}
     per_round = disclosure.anonymised_texts(rounds, codes, k=k, now=now or utcnow())
@@ -253,7 +253,7 @@ def text_rows(filters: Filters, k: int, locale: str = "en", notes_label: str = "
         group = feedback_round.group
         for t in per_round.get(feedback_round.id, ()):
             item = definition.item(t.item_code) if definition else None
-            label = rules.localised(item.text, locale) if item else (
+            label = scoring.localised(item.text, locale) if item else (
                 notes_label if t.item_code == INTERVIEW_NOTES else t.item_code)
             rows.append(TextRow(group.name, group.organisation.name, feedback_round.number,
                                 instrument.code if instrument else None,

@@ -16,7 +16,7 @@ import sqlalchemy.orm as so
 from app import disclosure
 from app.disclosure.queries import subscale_key
 from app.extensions import db
-from app.feedback import rules as feedback_rules
+from app.feedback import scoring
 from app.feedback.models import FeedbackRound, RoundMeeting
 from app.meetings import queries as meeting_queries
 from app.meetings.models import Attendance, Theme, meeting_themes
@@ -288,7 +288,7 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
     found = _rounds(group)
     fallback = None
     if any(r.instrument is None for r in found):
-        from app.feedback.instruments import instrument_for_group
+        from app.feedback.services.instruments import instrument_for_group
 
         fallback = instrument_for_group(group)
     instrument_of = {r.id: r.instrument or fallback for r in found}
@@ -296,7 +296,7 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
     release = disclosure.Release(found, k=k, now=now, split=dimension is not None, items=items)
     instruments = {i.id: i for i in instrument_of.values() if i is not None}
     instruments.update(release.instruments)
-    definitions = {i: feedback_rules.definition_from_dict(ins.definition) for i, ins in instruments.items()}
+    definitions = {i: scoring.definition_from_dict(ins.definition) for i, ins in instruments.items()}
 
     eligible = _eligible(group) if found else {}
     attendance = _round_attendance(group) if found else {}
@@ -326,7 +326,7 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
         if definition is not None:
             for sub in definition.subscales:
                 key = subscale_key(definition.code, sub.code)
-                title = feedback_rules.localised(sub.title, locale)
+                title = scoring.localised(sub.title, locale)
                 series[key] = Series(key, sub.code, title, definition.code)  # the latest title wins
                 if trend.suppressed:
                     continue
@@ -335,7 +335,7 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
             if items and not trend.suppressed:
                 for item in definition.rated_items:
                     stat = release.stat(r.id, disclosure.item_measure(item.code), dimension, category)
-                    trend.items.append(ItemPoint(item.code, feedback_rules.localised(item.text, locale),
+                    trend.items.append(ItemPoint(item.code, scoring.localised(item.text, locale),
                                                  item.reverse, stat.n, stat.mean, stat.sd, stat.ci_low,
                                                  stat.ci_high, stat.reason))
         rounds.append(trend)

@@ -17,7 +17,7 @@ import sqlalchemy.orm as so
 from app import disclosure
 from app.disclosure.queries import subscale_key
 from app.extensions import db
-from app.feedback import rules
+from app.feedback import scoring
 from app.feedback.models import FeedbackRound
 from app.programme.models import Group, Organisation
 from app.timeutil import local_zone, utcnow
@@ -156,7 +156,7 @@ def groups_in_view(scope_org_id: int | None, organisation_id: int | None = None,
     )
 
 
-def _subscale_infos(definitions: dict[int, rules.Definition], locale: str) -> list[SubscaleInfo]:
+def _subscale_infos(definitions: dict[int, scoring.Definition], locale: str) -> list[SubscaleInfo]:
     """Each subscale key of these instrument versions with its title (the latest version's) and range."""
     info: dict[str, SubscaleInfo] = {}
     for _instrument_id, definition in sorted(definitions.items()):
@@ -166,7 +166,7 @@ def _subscale_infos(definitions: dict[int, rules.Definition], locale: str) -> li
             lows = [i.min for i in numeric if i.min is not None]
             highs = [i.max for i in numeric if i.max is not None]
             key = subscale_key(definition.code, sub.code)
-            title = rules.localised(sub.title, locale) or rules.localised(sub.title, "en")
+            title = scoring.localised(sub.title, locale) or scoring.localised(sub.title, "en")
             info[key] = SubscaleInfo(key, title, min(lows, default=None), max(highs, default=None))
     return [info[key] for key in sorted(info)]
 

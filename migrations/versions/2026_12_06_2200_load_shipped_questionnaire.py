@@ -35,8 +35,8 @@ instruments = sa.table(
 
 
 def _shipped():
-    from app.feedback.instruments import parse_instrument
-    from app.feedback.rules import definition_to_dict
+    from app.feedback.instrument_files import parse_instrument
+    from app.feedback.scoring import definition_to_dict
 
     text = SHIPPED.read_text(encoding="utf-8")
     definition = parse_instrument(text, SHIPPED.name)

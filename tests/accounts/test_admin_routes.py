@@ -14,7 +14,10 @@ import time_machine
 from app.accounts import rules
 from app.accounts.models import TrainingRecord, User
 from app.audit.models import AuditEntry
-from tests.conftest import PASSWORD, TODAY, Auth, give_training, make_org, make_user
+from app.timeutil import local_today
+from tests.conftest import Auth
+from tests.factories import PASSWORD, give_training, make_org, make_user
+from tests.querylog import recorded_statements
 
 NEW_PASSWORD = "a brand new password"
 ADMIN_ENDPOINTS = (
@@ -25,14 +28,6 @@ ADMIN_ENDPOINTS = (
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-@pytest.fixture
-def outbox(app):
-    """The locmem backend's outbox (Flask-Mailman keeps it on the app's mail state), emptied."""
-    state = app.extensions["mailman"]
-    state.outbox = []
-    return state.outbox
-
 
 def login(db, auth, user, password=PASSWORD):
     """Commit what the test set up (requests use their own session), then log in through the form."""
@@ -265,13 +260,14 @@ def test_active_switch_with_an_odd_value_is_a_bad_request(client, auth, db, coor
 def training_data(**overrides):
     data = {
         "kind": "Balint leader training", "level": "leader", "issuer": "Chinese Balint Federation",
-        "completed_on": (TODAY - timedelta(days=30)).isoformat(), "valid_until": "", "note": "",
+        "completed_on": (local_today() - timedelta(days=30)).isoformat(), "valid_until": "", "note": "",
     }
     data.update(overrides)
     return data
 
 
-def test_verifying_a_training_record_makes_the_person_eligible_to_lead_today(client, auth, db, coordinator, member):
+def test_verifying_a_training_record_makes_the_person_eligible_to_lead_today(client, auth, db, coordinator, member,
+                                                                             today):
     login(db, auth, coordinator)
     page = client.get(f"/people/{member.id}").get_data(as_text=True)
     assert "No verified leader training is on record." in page
@@ -279,7 +275,7 @@ def test_verifying_a_training_record_makes_the_person_eligible_to_lead_today(cli
     assert client.post(f"/people/{member.id}/training/new", data=training_data()).status_code == 302
     record = db.session.scalar(sa.select(TrainingRecord).where(TrainingRecord.user_id == member.id))
     assert not record.verified
-    assert not rules.is_eligible_leader(fresh(db, User, member.id), TODAY)
+    assert not rules.is_eligible_leader(fresh(db, User, member.id), today)
     assert "Member Ma" not in client.get("/people/leaders").get_data(as_text=True)
 
     response = client.post(f"/people/{member.id}/training/{record.id}/verify", follow_redirects=True)
@@ -287,17 +283,17 @@ def test_verifying_a_training_record_makes_the_person_eligible_to_lead_today(cli
     assert "The training record is verified." in page and "by Coordinator Chen" in page
     person = fresh(db, User, member.id)
     assert person.training_records[0].verified_by_id == coordinator.id
-    assert rules.is_eligible_leader(person, TODAY, rules.LEAD)
+    assert rules.is_eligible_leader(person, today, rules.LEAD)
     assert "Member Ma" in client.get("/people/leaders").get_data(as_text=True)
 
 
-def test_a_record_verified_on_entry_counts_at_once(client, auth, db, coordinator, member):
+def test_a_record_verified_on_entry_counts_at_once(client, auth, db, coordinator, member, today):
     login(db, auth, coordinator)
     client.post(f"/people/{member.id}/training/new", data=training_data(verified="y", level="leader_in_training"))
     person = fresh(db, User, member.id)
     assert person.training_records[0].verified
-    assert rules.is_eligible_leader(person, TODAY, rules.CO_LEAD)
-    assert not rules.is_eligible_leader(person, TODAY, rules.LEAD)
+    assert rules.is_eligible_leader(person, today, rules.CO_LEAD)
+    assert not rules.is_eligible_leader(person, today, rules.LEAD)
 
 
 def test_editing_a_verified_record_withdraws_the_verification_unless_ticked_again(
@@ -328,12 +324,12 @@ def test_training_record_with_an_end_before_its_start_is_refused_beside_the_fiel
     assert fresh(db, User, member.id).training_records == []
 
 
-def test_coordinator_deletes_a_training_record(client, auth, db, coordinator, leader):
+def test_coordinator_deletes_a_training_record(client, auth, db, coordinator, leader, today):
     login(db, auth, coordinator)
     record_id = leader.training_records[0].id
     assert client.post(f"/people/{leader.id}/training/{record_id}/delete").status_code == 302
     assert fresh(db, TrainingRecord, record_id) is None
-    assert not rules.is_eligible_leader(db.session.get(User, leader.id), TODAY)
+    assert not rules.is_eligible_leader(db.session.get(User, leader.id), today)
 
 
 @pytest.mark.parametrize("action", ["edit", "verify", "delete"])
@@ -361,11 +357,11 @@ def test_person_page_shows_groups_training_and_eligibility(client, auth, db, coo
 # --- who may lead ----------------------------------------------------------------------------
 
 def test_leaders_page_lists_who_may_lead_and_who_may_co_lead_on_a_date(
-    app, client, auth, db, coordinator, leader, trainee_leader
+    app, client, auth, db, coordinator, leader, trainee_leader, today
 ):
     deployment_today = datetime.now(ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])).date()
     later = make_user("later@example.org", roles=["leader"], name="Later Lu")
-    give_training(later, "leader", completed_on=TODAY + timedelta(days=10))
+    give_training(later, "leader", completed_on=today + timedelta(days=10))
     login(db, auth, coordinator)
 
     page = client.get("/people/leaders").get_data(as_text=True)
@@ -374,7 +370,7 @@ def test_leaders_page_lists_who_may_lead_and_who_may_co_lead_on_a_date(
     assert "Leader Li" in co_lead_part and "Trainee Tang" in co_lead_part
     assert f'value="{deployment_today.isoformat()}"' in page  # today where the programme runs
 
-    page = client.get(f"/people/leaders?on={(TODAY + timedelta(days=20)).isoformat()}").get_data(as_text=True)
+    page = client.get(f"/people/leaders?on={(today + timedelta(days=20)).isoformat()}").get_data(as_text=True)
     assert "Later Lu" in page
 
 
@@ -432,16 +428,8 @@ def test_people_list_needs_the_same_number_of_queries_for_more_people(app, clien
         # Requests share this test's session: empty it, so nothing is served from its identity map.
         db.session.commit()
         db.session.expunge_all()
-        statements = []
-
-        def count(*args):
-            statements.append(args[2])
-
-        sa.event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements(db.engine) as statements:
             assert client.get("/people").status_code == 200
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", count)
         return len(statements)
 
     def add_people(numbers):

@@ -15,18 +15,11 @@ import time_machine
 
 from app.accounts import services
 from app.accounts.models import User
-from tests.conftest import PASSWORD, Auth, make_user
+from tests.conftest import Auth
+from tests.factories import PASSWORD, make_user
 
 NEW_PASSWORD = "a much better password"
 TOO_MANY = "Too many attempts"
-
-
-@pytest.fixture
-def outbox(app):
-    """The locmem backend's outbox (Flask-Mailman keeps it on the app's mail state), emptied."""
-    state = app.extensions["mailman"]
-    state.outbox = []
-    return state.outbox
 
 
 @pytest.fixture
@@ -297,7 +290,7 @@ PASSWORD_CHANGE_SCRIPT = """
 import json, sys
 from app import create_app
 from app.extensions import db
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite:///" + sys.argv[1]})
 with app.app_context():

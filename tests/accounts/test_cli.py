@@ -6,7 +6,7 @@ import pytest
 
 from app.accounts import services
 from app.accounts.models import User
-from tests.conftest import make_user
+from tests.factories import make_user
 
 
 @pytest.fixture

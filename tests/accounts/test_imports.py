@@ -18,16 +18,15 @@ from openpyxl import Workbook, load_workbook
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from app.accounts import import_rules as rules
-from app.accounts import imports
-from app.accounts.import_files import ImportFileError, read_table
-from app.accounts.import_models import StaffNumber
-from app.accounts.models import User
+from app.accounts.models import StaffNumber, User
+from app.accounts.people_import import rules
+from app.accounts.people_import import services as imports
+from app.accounts.people_import.spreadsheets import ImportFileError, read_table
 from app.audit.models import AuditEntry
 from app.notifications.models import Notification
 from app.programme import services as programme
 from app.programme.models import Membership
-from tests.conftest import TODAY, make_group, make_org, make_user
+from tests.factories import make_group, make_org, make_user
 
 EN = ["Name", "E-mail", "Staff number", "Organisation", "Department", "Profession", "Roles", "Groups", "Start date"]
 ZH = ["姓名", "邮箱", "工号", "单位", "科室", "职业", "角色", "小组", "加入日期"]
@@ -324,16 +323,16 @@ def test_empty_cells_change_nothing_and_roles_are_only_added(db, hospital, leade
     assert again.rows[0].outcome == imports.UNCHANGED and again.changes == 0
 
 
-def test_someone_who_left_a_group_rejoins_only_with_a_start_date_after_they_left(db, hospital, member, group):
+def test_someone_who_left_a_group_rejoins_only_with_a_start_date_after_they_left(db, hospital, member, group, today):
     membership = db.session.scalars(sa.select(Membership).where(Membership.user_id == member.id)).one()
-    programme.end_membership(None, membership, TODAY - timedelta(days=3))
+    programme.end_membership(None, membership, today - timedelta(days=3))
     db.session.commit()
     listed = imports.SourceRow(2, "Member Ma", "member@example.org", groups=["Paediatrics Balint group"])
     result = imports.import_people(None, [listed])
     assert (result.rows[0].outcome, result.rows[0].details) == (imports.UNCHANGED, [
-        f"Left Paediatrics Balint group on {(TODAY - timedelta(days=3)).isoformat()}: rejoins only with a start "
+        f"Left Paediatrics Balint group on {(today - timedelta(days=3)).isoformat()}: rejoins only with a start "
         "date after that day."])
-    listed.joined_on = TODAY.isoformat()
+    listed.joined_on = today.isoformat()
     again = imports.import_people(None, [listed])
     assert again.rows[0].outcome == imports.UPDATED and again.memberships == 1
 
@@ -481,13 +480,6 @@ def test_a_preview_too_large_to_carry_in_the_page_says_so_and_offers_no_confirma
 # --- invitations ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def outbox(app):
-    state = app.extensions["mailman"]
-    state.outbox = []
-    return state.outbox
-
-
 def test_invitations_are_queued_in_the_outbox_and_sent_by_send_due_not_in_the_request(
     db, auth, client, hospital, coordinator, outbox
 ):
@@ -624,14 +616,14 @@ def test_the_cli_refuses_a_bad_file_and_acts_as_a_scoped_coordinator_with_as(app
 # --- a bigger file -------------------------------------------------------------------------------
 
 
-def test_three_hundred_rows_in_twelve_groups_import_once_and_then_change_nothing(db, hospital):
+def test_three_hundred_rows_in_twelve_groups_import_once_and_then_change_nothing(db, hospital, today):
     org = hospital
     for number in range(12):
         programme.create_group(None, organisation_id=org.id, name=f"Group {number:02d}", capacity=30)
     db.session.commit()
     rows = [imports.SourceRow(n + 2, f"Person {n}", f"person{n}@example.org", f"P{n:05d}", org.name, "Ward",
                               ["nurse", "physician"][n % 2], [], [f"Group {n % 12:02d}"] if n % 3 else [],
-                              (TODAY - timedelta(days=n)).isoformat()) for n in range(300)]
+                              (today - timedelta(days=n)).isoformat()) for n in range(300)]
     first = imports.import_people(None, rows)
     db.session.commit()
     assert first.counts == {"new": 300, "updated": 0, "unchanged": 0, "refused": 0}

@@ -3,54 +3,11 @@
 from __future__ import annotations
 
 import re
-import socket
 from email import message_from_bytes, policy
 
-import pytest
-from aiosmtpd.controller import Controller
-
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 NEW_PASSWORD = "a password sent by smtp"
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    # aiosmtpd's Controller(port=0) fails its own start-up check, so pick a port first.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server(app, monkeypatch):
-    """A real SMTP server on loopback, with the app sending to it (settings restored afterwards)."""
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings = {"MAIL_BACKEND": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port,
-                "MAIL_USE_TLS": False, "MAIL_USE_SSL": False, "MAIL_USERNAME": None, "MAIL_PASSWORD": None}
-    for key, value in settings.items():
-        monkeypatch.setitem(app.config, key, value)
-    # Flask-Mailman reads the settings once, in init_app(), into app.extensions["mailman"]:
-    # changing app.config alone would leave the locmem backend in place.
-    state = app.extensions["mailman"]
-    for attribute, value in {"backend": "smtp", "server": "127.0.0.1", "port": port, "use_tls": False,
-                             "use_ssl": False, "username": None, "password": None, "timeout": 10}.items():
-        monkeypatch.setattr(state, attribute, value)
-    yield inbox
-    controller.stop()
 
 
 def test_password_reset_link_arrives_over_smtp_and_works(app, client, db, member, smtp_server):

@@ -9,7 +9,7 @@ import time_machine
 from app.accounts import services
 from app.accounts.models import User
 from app.errors import Conflict, DomainError
-from tests.conftest import PASSWORD, TODAY, give_training, make_user
+from tests.factories import PASSWORD, give_training, make_user
 
 
 def test_emails_are_unique_whatever_their_case(db):
@@ -98,54 +98,55 @@ def test_a_scoped_coordinator_knows_their_organisation(db, org_coordinator, org)
     assert not org_coordinator.is_programme_coordinator
 
 
-def test_training_records_verified_by_a_coordinator_make_a_leader_eligible(db, coordinator):
+def test_training_records_verified_by_a_coordinator_make_a_leader_eligible(db, coordinator, today):
     user = make_user("l@example.org", roles=["leader"])
     record = services.add_training_record(
         coordinator, user, kind="Leader training", level="leader", issuer="Society",
-        completed_on=TODAY - timedelta(days=10),
+        completed_on=today - timedelta(days=10),
     )
-    assert user not in services.eligible_leaders(TODAY)
+    assert user not in services.eligible_leaders(today)
     services.verify_training_record(coordinator, record)
-    assert user in services.eligible_leaders(TODAY)
+    assert user in services.eligible_leaders(today)
     assert record.verified_by is coordinator
 
 
-def test_only_a_coordinator_verifies_training(db, leader):
+def test_only_a_coordinator_verifies_training(db, leader, today):
     other = make_user("o@example.org", roles=["leader"])
     record = services.add_training_record(
-        leader, other, kind="x", level="leader", issuer="y", completed_on=TODAY,
+        leader, other, kind="x", level="leader", issuer="y", completed_on=today,
     )
     with pytest.raises(DomainError):
         services.verify_training_record(leader, record)
 
 
-def test_editing_a_verified_record_withdraws_the_verification(db, coordinator):
+def test_editing_a_verified_record_withdraws_the_verification(db, coordinator, today):
     user = make_user("l@example.org", roles=["leader"])
     record = services.add_training_record(
-        coordinator, user, kind="x", level="leader", issuer="y", completed_on=TODAY, verified=True,
+        coordinator, user, kind="x", level="leader", issuer="y", completed_on=today, verified=True,
     )
-    services.update_training_record(coordinator, record, valid_until=TODAY + timedelta(days=30))
+    services.update_training_record(coordinator, record, valid_until=today + timedelta(days=30))
     assert not record.verified
 
 
-def test_valid_until_before_completion_is_refused(db, coordinator, member):
+def test_valid_until_before_completion_is_refused(db, coordinator, member, today):
     with pytest.raises(DomainError):
         services.add_training_record(
-            coordinator, member, kind="x", level="leader", issuer="y", completed_on=TODAY,
-            valid_until=TODAY - timedelta(days=1),
+            coordinator, member, kind="x", level="leader", issuer="y", completed_on=today,
+            valid_until=today - timedelta(days=1),
         )
 
 
-def test_eligible_leaders_leave_out_expired_trainees_and_group_members(db, group, leader, member, trainee_leader):
+def test_eligible_leaders_leave_out_expired_trainees_and_group_members(db, group, leader, member, trainee_leader,
+                                                                       today):
     give_training(member, "leader")
     expired = make_user("exp@example.org", roles=["leader"])
-    give_training(expired, "leader", completed_on=TODAY - timedelta(days=900), valid_until=TODAY - timedelta(days=1))
+    give_training(expired, "leader", completed_on=today - timedelta(days=900), valid_until=today - timedelta(days=1))
 
-    leads = services.eligible_leaders(TODAY)
+    leads = services.eligible_leaders(today)
     assert leader in leads and member in leads
     assert trainee_leader not in leads and expired not in leads
-    assert trainee_leader in services.eligible_leaders(TODAY, "co_lead")
-    assert member not in services.eligible_leaders(TODAY, group=group)
+    assert trainee_leader in services.eligible_leaders(today, "co_lead")
+    assert member not in services.eligible_leaders(today, group=group)
 
 
 def test_every_change_is_in_the_audit_log(db, coordinator):

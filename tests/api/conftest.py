@@ -1,25 +1,24 @@
-"""API fixtures: `token_for(user)` makes a bearer token, `api` is a client that sends it."""
+"""API fixtures: `token_for(user)` makes a bearer token, `bearer(user)` the headers that send one, `api` is a
+client that sends it."""
 
 from __future__ import annotations
 
 import pytest
 
 from app.extensions import db as _db
-
-
-def make_token(user, name: str = "test") -> str:
-    """A fresh API token for the user (committed, so the request sees it)."""
-    from app.api.services import create_token
-
-    token, _row = create_token(None, user, name)
-    _db.session.commit()
-    return token
+from tests.factories import bearer_headers, make_token
 
 
 @pytest.fixture
 def token_for(db):
     """token_for(user) -> a bearer token for the user."""
     return make_token
+
+
+@pytest.fixture
+def bearer(db):
+    """bearer(user) -> Authorization headers with a fresh token of the user."""
+    return bearer_headers
 
 
 class Api:

@@ -30,7 +30,7 @@ def test_per_page_above_the_cap_is_refused_naming_the_field(api, coordinator):
 
 
 def test_an_organisation_coordinator_sees_only_their_organisation(api, org_coordinator, other_org, member):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     make_user("far@example.org", organisation_id=other_org.id)
     _db.session.commit()
@@ -119,7 +119,7 @@ def test_a_leader_may_not_record_training(api, leader, outsider):
 
 
 def test_an_organisation_coordinator_may_not_record_training_outside_it(api, org_coordinator, other_org):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     far = make_user("far@example.org", organisation_id=other_org.id)
     _db.session.commit()

@@ -7,26 +7,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.api.services import create_token
 from app.extensions import db as _db
 from app.feedback.models import Completion, Response
 from app.timeutil import utcnow
-from tests.conftest import make_user
-from tests.feedback.test_answer import GOOD, open_round
+from tests.factories import GOOD, make_user, open_round
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def bearer(db):
-    """Authorization headers for a person's fresh API token."""
-
-    def headers(user) -> dict:
-        token, _row = create_token(None, user)
-        _db.session.commit()
-        return {"Authorization": f"Bearer {token}"}
-
-    return headers
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db as _db
@@ -28,23 +26,9 @@ def _flask(url: str, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def fresh_url(tmp_path):
-    """An empty database of the suite's kind (SQLite file, or a new PostgreSQL database) upgraded by migrations."""
-    test_url = os.environ.get("TEST_DATABASE_URL", "")
-    if not test_url.startswith("postgresql"):
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-        yield url
-        return
-    name = f"fresh_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(test_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(test_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def fresh_url(empty_database_url):
+    """An empty database of the suite's kind (SQLite file, or a new PostgreSQL database), for migrations to set up."""
+    return empty_database_url
 
 
 def test_the_api_alone_sets_up_a_programme_and_its_members_answer_the_first_round(fresh_url):

@@ -7,32 +7,33 @@ from datetime import date, time, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from app.extensions import db as _db
 from app.programme.models import Membership
 from app.scheduling import services as scheduling
 from app.scheduling.models import MeetingLeader
+from app.timeutil import local_today
 from tests.api.conftest import assert_problem
-from tests.conftest import TODAY, give_training, make_user
+from tests.factories import give_training, make_user
+from tests.querylog import recorded_statements
 
 
 @pytest.fixture
-def eve(db, org):
+def eve(db, org, today):
     person = make_user("eve@example.org", roles=["leader"], name="Expiring Eve", organisation_id=org.id)
-    give_training(person, "leader", completed_on=date(2020, 1, 1), valid_until=TODAY + timedelta(days=10))
+    give_training(person, "leader", completed_on=date(2020, 1, 1), valid_until=today + timedelta(days=10))
     return person
 
 
 def meeting_in(group, days: int, at=time(14, 0)):
-    return scheduling.add_extra_meeting(None, group, day=TODAY + timedelta(days=days), at=at)
+    return scheduling.add_extra_meeting(None, group, day=local_today() + timedelta(days=days), at=at)
 
 
-def test_each_meeting_of_the_list_names_the_rules_it_breaks_now(api, coordinator, group, eve, leader):
+def test_each_meeting_of_the_list_names_the_rules_it_breaks_now(api, coordinator, group, eve, leader, today):
     soon, later, unled = meeting_in(group, 5), meeting_in(group, 20), meeting_in(group, 30)
     scheduling.assign_leaders(None, soon, eve)
     scheduling.assign_leaders(None, later, leader)
-    eve.training_records[0].valid_until = TODAY + timedelta(days=1)  # her record was shortened since
+    eve.training_records[0].valid_until = today + timedelta(days=1)  # her record was shortened since
     later.leaders[0].user.training_records[0].valid_until = None
     response = api.as_(coordinator).get(f"/api/v1/groups/{group.id}/meetings")
     assert response.status_code == 200
@@ -57,7 +58,7 @@ def test_an_ineligible_lead_is_a_422_naming_the_rule(api, coordinator, group, ev
 
 
 def test_a_double_booking_stays_a_409_and_names_its_rule(api, coordinator, org, group, leader):
-    from tests.conftest import make_group
+    from tests.factories import make_group
 
     other = meeting_in(make_group(org, "Surgeons"), 7, at=time(14, 30))
     scheduling.assign_leaders(None, other, leader)
@@ -84,11 +85,11 @@ def test_a_cancel_reason_holding_patient_identifiers_is_refused(api, coordinator
     assert "Records hold no patient identifiers" in body["detail"]
 
 
-def test_a_person_leading_the_groups_meeting_cannot_be_added_as_its_member(api, coordinator, group, leader, eve):
+def test_a_person_leading_the_groups_meeting_cannot_be_added_as_its_member(api, coordinator, group, leader, eve, today):
     meeting = meeting_in(group, 5)
     scheduling.assign_leaders(None, meeting, eve)
     response = api.as_(coordinator).post(f"/api/v1/groups/{group.id}/members",
-                                         json={"user_id": eve.id, "joined_on": TODAY.isoformat()})
+                                         json={"user_id": eve.id, "joined_on": today.isoformat()})
     body = assert_problem(response, 422, field="user_id")
     assert body["rule"] == "member_of_group" and "Expiring Eve leads this group's meeting of" in body["detail"]
     assert _db.session.scalar(sa.select(Membership.id).where(Membership.user_id == eve.id)) is None
@@ -105,7 +106,7 @@ def test_the_problems_of_a_meeting_are_described_in_the_openapi_document(client)
         schemas["MeetingProblem"]["properties"]["code"]["enum"])
 
 
-def test_the_list_needs_the_same_number_of_queries_for_a_full_page(api, client, coordinator, group, eve, leader):
+def test_the_list_needs_the_same_number_of_queries_for_a_full_page(api, client, coordinator, group, eve, leader, today):
     from app.accounts.models import TrainingRecord
 
     api.as_(coordinator)
@@ -116,17 +117,9 @@ def test_the_list_needs_the_same_number_of_queries_for_a_full_page(api, client, 
 
     def statements() -> int:
         _db.session.expunge_all()  # as a fresh request starts
-        seen = []
-
-        def listener(_conn, _cursor, statement, *args):
-            if not statement.startswith("BEGIN"):
-                seen.append(statement)
-
-        event.listen(_db.engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements(_db.engine) as seen:
             response = api.get(f"/api/v1/groups/{group_id}/meetings?per_page=100")
-        finally:
-            event.remove(_db.engine, "before_cursor_execute", listener)
+        seen = [s for s in seen if not s.startswith("BEGIN")]
         assert response.status_code == 200
         return len(seen), sum(bool(item["problems"]) for item in response.get_json()["items"])
 
@@ -136,6 +129,6 @@ def test_the_list_needs_the_same_number_of_queries_for_a_full_page(api, client, 
         person = make_user(f"l{days}@example.org", roles=["leader"])
         give_training(person, "leader", completed_on=date(2020, 1, 1))
         scheduling.assign_leaders(None, meeting_in(_db.session.merge(group), days, at=time(9, 0)), person, None)
-    _db.session.execute(sa.update(TrainingRecord).values(valid_until=TODAY + timedelta(days=1)))
+    _db.session.execute(sa.update(TrainingRecord).values(valid_until=today + timedelta(days=1)))
     _db.session.commit()
     assert statements() == (few, 22)

@@ -7,36 +7,23 @@ from datetime import time, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.api.services import create_token
 from app.extensions import db as _db
 from app.feedback.models import FeedbackRound
 from app.scheduling import services as scheduling
 from app.scheduling.models import Meeting
-from tests.conftest import TODAY, make_user
-from tests.meetings.conftest import crew, past_meetings  # noqa: F401  (fixtures)
+from app.timeutil import local_date
+from tests.factories import make_scoped_coordinator
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def bearer(db):
-    """Authorization headers for a person's fresh API token."""
-
-    def headers(user) -> dict:
-        token, _row = create_token(None, user)
-        _db.session.commit()
-        return {"Authorization": f"Bearer {token}"}
-
-    return headers
-
-
-@pytest.fixture
-def meetings(past_meetings):  # noqa: F811
+def meetings(past_meetings):
     _db.session.commit()
     return past_meetings
 
 
-def everyone(crew, status="present") -> list[dict]:  # noqa: F811
+def everyone(crew, status="present") -> list[dict]:
     return [{"user_id": person.id, "status": status} for person in crew]
 
 
@@ -44,7 +31,7 @@ def record(client, headers, meeting_id, **body):
     return client.post(f"/api/v1/meetings/{meeting_id}/record", json=body, headers=headers)
 
 
-def held(crew, **more) -> dict:  # noqa: F811
+def held(crew, **more) -> dict:
     return {"status": "held", "attendance": everyone(crew), **more}
 
 
@@ -67,7 +54,7 @@ def test_a_member_lists_the_groups_meetings_a_page_at_a_time(client, group, memb
 
 
 def test_the_list_keeps_to_the_local_dates_asked_for(client, group, leader, meetings, bearer):
-    day = scheduling.local_date(meetings[3].starts_at).isoformat()
+    day = local_date(meetings[3].starts_at).isoformat()
     response = client.get(f"/api/v1/groups/{group.id}/meetings?from={day}&until={day}", headers=bearer(leader))
 
     assert response.status_code == 200
@@ -107,7 +94,7 @@ def test_list_arguments_that_cannot_be_read_are_refused(client, group, member, b
 
 # --- POST /meetings/{id}/record ----------------------------------------------------------------
 
-def test_the_leader_records_a_held_meeting_with_attendance_presenter_and_themes(client, crew, meetings, leader,  # noqa: F811
+def test_the_leader_records_a_held_meeting_with_attendance_presenter_and_themes(client, crew, meetings, leader,
                                                                              member, bearer):
     meeting = meetings[0]
     response = record(client, bearer(leader), meeting.id, **held(
@@ -123,7 +110,7 @@ def test_the_leader_records_a_held_meeting_with_attendance_presenter_and_themes(
     assert "notes" not in body["meeting"] and "summary" not in body["meeting"]
 
 
-def test_the_fifth_held_meeting_opens_a_feedback_round(client, crew, meetings, leader, bearer):  # noqa: F811
+def test_the_fifth_held_meeting_opens_a_feedback_round(client, crew, meetings, leader, bearer):
     headers = bearer(leader)
     answers = [record(client, headers, m.id, **held(crew)).get_json() for m in meetings[:5]]
 
@@ -141,7 +128,7 @@ def test_a_coordinator_records_a_cancelled_meeting_with_its_reason(client, meeti
     assert meetings[0].cancel_reason == "Ward closed"
 
 
-def test_a_summary_holding_a_patient_identifier_is_refused(client, crew, meetings, leader, bearer):  # noqa: F811
+def test_a_summary_holding_a_patient_identifier_is_refused(client, crew, meetings, leader, bearer):
     response = record(client, bearer(leader), meetings[0].id,
                       **held(crew, summary="The patient on bed 12, mobile 13812345678, asked to leave."))
 
@@ -152,8 +139,8 @@ def test_a_summary_holding_a_patient_identifier_is_refused(client, crew, meeting
     assert meetings[0].status == "scheduled" and meetings[0].record is None
 
 
-def test_a_meeting_cannot_be_recorded_as_held_before_it_starts(client, group, crew, leader, bearer):  # noqa: F811
-    coming = scheduling.add_extra_meeting(None, group, day=TODAY + timedelta(days=7), at=time(14, 0))
+def test_a_meeting_cannot_be_recorded_as_held_before_it_starts(client, group, crew, leader, bearer, today):
+    coming = scheduling.add_extra_meeting(None, group, day=today + timedelta(days=7), at=time(14, 0))
     scheduling.assign_leaders(None, coming, leader)
     _db.session.commit()
 
@@ -178,7 +165,7 @@ def test_a_meeting_cannot_be_recorded_as_held_before_it_starts(client, group, cr
     {"summary": "x" * 5000},
     {"summary": 42},
 ])
-def test_a_record_that_cannot_be_read_or_breaks_a_rule_is_refused(client, crew, meetings, leader, bearer,  # noqa: F811
+def test_a_record_that_cannot_be_read_or_breaks_a_rule_is_refused(client, crew, meetings, leader, bearer,
                                                                   change):
     response = record(client, bearer(leader), meetings[0].id, **{**held(crew), **change})
 
@@ -188,7 +175,7 @@ def test_a_record_that_cannot_be_read_or_breaks_a_rule_is_refused(client, crew, 
     assert meetings[0].status == "scheduled"
 
 
-def test_attendance_must_name_each_member_once_and_only_members(client, crew, meetings, leader, outsider, bearer):  # noqa: F811
+def test_attendance_must_name_each_member_once_and_only_members(client, crew, meetings, leader, outsider, bearer):
     headers = bearer(leader)
     twice = everyone(crew) + [{"user_id": crew[0].id, "status": "absent"}]
     stranger = everyone(crew) + [{"user_id": outsider.id, "status": "present"}]
@@ -200,24 +187,23 @@ def test_attendance_must_name_each_member_once_and_only_members(client, crew, me
 
 
 @pytest.mark.parametrize("persona", ["member", "outsider", "trainee_leader"])
-def test_only_the_meetings_leaders_and_coordinators_record_it(client, crew, meetings, request, bearer, persona):  # noqa: F811
+def test_only_the_meetings_leaders_and_coordinators_record_it(client, crew, meetings, request, bearer, persona):
     response = record(client, bearer(request.getfixturevalue(persona)), meetings[0].id, **held(crew))
 
     assert response.status_code == 403
     assert response.mimetype == PROBLEM
 
 
-def test_a_coordinator_of_another_organisation_may_not_record(client, crew, meetings, other_org, bearer):  # noqa: F811
-    elsewhere = make_user("else@example.org", roles=["coordinator"], organisation_id=other_org.id,
-                          coordinator_org_id=other_org.id)
+def test_a_coordinator_of_another_organisation_may_not_record(client, crew, meetings, other_org, bearer):
+    elsewhere = make_scoped_coordinator(other_org, email="else@example.org", name="Else")
     assert record(client, bearer(elsewhere), meetings[0].id, **held(crew)).status_code == 403
 
 
-def test_recording_needs_a_token(client, crew, meetings):  # noqa: F811
+def test_recording_needs_a_token(client, crew, meetings):
     assert record(client, {}, meetings[0].id, **held(crew)).status_code == 401
 
 
-def test_recording_an_unknown_meeting_is_not_found(client, crew, leader, bearer):  # noqa: F811
+def test_recording_an_unknown_meeting_is_not_found(client, crew, leader, bearer):
     response = record(client, bearer(leader), 2_147_483_647, **held(crew))
 
     assert response.status_code == 404

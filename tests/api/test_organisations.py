@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from app.audit.models import AuditEntry
 from app.programme.models import Organisation
-from tests.conftest import make_org
+from tests.factories import make_org
 
 PROBLEM = "application/problem+json"
 

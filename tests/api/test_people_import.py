@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.import_models import StaffNumber
-from app.accounts.models import User
+from app.accounts.models import StaffNumber, User
 from app.audit.models import AuditEntry
 from app.notifications.models import Notification
 from app.programme.models import Membership
 from tests.api.conftest import assert_problem
-from tests.conftest import make_group
+from tests.factories import make_group
 
 URL = "/api/v1/people/import"
 

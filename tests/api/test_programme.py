@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.extensions import db as _db
 from app.programme.models import Membership
 from tests.api.conftest import assert_problem
-from tests.conftest import make_group
+from tests.factories import make_group
 
 
 def _names(response) -> set[str]:

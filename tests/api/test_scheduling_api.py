@@ -6,11 +6,10 @@ from datetime import time, timedelta
 
 import pytest
 
-from app.api.services import create_token
 from app.extensions import db as _db
 from app.programme import services as programme
 from app.scheduling import services as scheduling
-from tests.conftest import TODAY, make_group, make_user
+from tests.factories import make_group, make_meeting, make_scoped_coordinator, make_user
 
 PROBLEM = "application/problem+json"
 WEEKLY = {"rule": {"kind": "nth_weekday", "weekday": 2, "weeks": [1, 3]}, "time": "14:00",
@@ -18,21 +17,9 @@ WEEKLY = {"rule": {"kind": "nth_weekday", "weekday": 2, "weeks": [1, 3]}, "time"
 
 
 @pytest.fixture
-def bearer(db):
-    """Authorization headers for a person's fresh API token."""
-
-    def headers(user) -> dict:
-        token, _row = create_token(None, user)
-        _db.session.commit()
-        return {"Authorization": f"Bearer {token}"}
-
-    return headers
-
-
-@pytest.fixture
 def meeting(db, group):
     """A scheduled meeting of the persona group a fortnight from now."""
-    found = scheduling.add_extra_meeting(None, group, day=TODAY + timedelta(days=14), at=time(14, 0))
+    found = make_meeting(group, days_ahead=14, location=None)
     _db.session.commit()
     return found
 
@@ -82,11 +69,7 @@ def test_members_and_outsiders_may_not_schedule_a_group(client, group, request, 
 
 
 def test_a_coordinator_of_another_organisation_may_not_schedule_the_group(client, group, other_org, bearer):
-    from app.accounts import services as accounts
-
-    elsewhere = accounts.create_user(None, email="else@example.org", name="Else", roles=["coordinator"],
-                                     password="correct horse battery", organisation_id=other_org.id,
-                                     coordinator_org_id=other_org.id)
+    elsewhere = make_scoped_coordinator(other_org, email="else@example.org", name="Else")
     assert schedule(client, bearer(elsewhere), group.id).status_code == 403
 
 
@@ -171,9 +154,9 @@ def test_a_leader_in_training_may_not_lead_and_the_refusal_names_the_rule(client
 
 
 def test_a_leader_booked_into_an_overlapping_meeting_is_a_conflict(client, org, meeting, coordinator, leader,
-                                                                    bearer):
+                                                                    bearer, today):
     other = make_group(org, "Surgery Balint group")
-    clash = scheduling.add_extra_meeting(None, other, day=TODAY + timedelta(days=14), at=time(14, 30))
+    clash = scheduling.add_extra_meeting(None, other, day=today + timedelta(days=14), at=time(14, 30))
     scheduling.assign_leaders(None, clash, leader)
     _db.session.commit()
 

@@ -12,7 +12,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from werkzeug.serving import make_server
 
 from app.extensions import db as _db
-from tests.api.conftest import make_token
+from tests.factories import make_token
 
 MAX_EXAMPLES = 10  # per operation: the whole run stays well under a minute
 

@@ -2,80 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import time
 
 import pytest
-import sqlalchemy as sa
 
-from app.api.services import create_token
 from app.extensions import db as _db
-from app.feedback import responses as answering
-from app.feedback.models import FeedbackRound, Instrument, RoundMeeting
-from app.meetings.models import Attendance
-from app.programme import services as programme
-from app.scheduling import services as scheduling
-from app.timeutil import utcnow
-from tests.conftest import TODAY, make_group, make_user
-from tests.feedback.test_answer import GOOD, LOW, open_round
+from tests.factories import (
+    GOOD,
+    LOW,
+    answer_round,
+    make_group,
+    make_members,
+    make_scoped_coordinator,
+    open_round,
+)
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def bearer(db):
-    """Authorization headers for a person's fresh API token."""
-
-    def headers(user) -> dict:
-        token, _row = create_token(None, user)
-        _db.session.commit()
-        return {"Authorization": f"Bearer {token}"}
-
-    return headers
-
-
-@pytest.fixture
-def answered(group, member):
+def answered(group, member, today):
     """A round of the persona group answered by three of its four present members (GOOD, GOOD, LOW)."""
-    people = [member] + [make_user(f"r{i}@example.org") for i in range(3)]
-    for person in people[1:]:
-        programme.add_member(None, group, person, joined_on=TODAY.replace(day=1))
+    people = [member] + make_members(group, 3, "r{i}@example.org", joined_on=today.replace(day=1))
     feedback_round = open_round(group, present=people)
-    for person, answers in zip(people, (GOOD, GOOD, LOW), strict=False):
-        answering.submit_response(person, feedback_round, answers, utcnow())
-    feedback_round.close(utcnow())  # results show only once the round has closed
+    answer_round(feedback_round, people, (GOOD, GOOD, LOW), close=True)  # results show only once it has closed
     _db.session.commit()
     return feedback_round
 
 
 @pytest.fixture
-def few(org, leader):
+def few(org, leader, today):
     """Another group's round with one response only: below the threshold."""
-    other = make_group(org, "Surgery Balint group")
-    programme.add_group_leader(None, other, leader)
-    person = make_user("lonely@example.org")
-    programme.add_member(None, other, person, joined_on=TODAY.replace(day=1))
-    feedback_round = open_round(other, present=[person]) if pulse() is None else second_round(other, person)
-    answering.submit_response(person, feedback_round, GOOD, utcnow())
-    feedback_round.close(utcnow())
+    other = make_group(org, "Surgery Balint group", leader=leader)
+    [person] = make_members(other, 1, "lonely@example.org", joined_on=today.replace(day=1))
+    answer_round(open_round(other, present=[person], at=time(18, 0)), [person], [GOOD], close=True)
     _db.session.commit()
     return other
-
-
-def pulse() -> Instrument | None:
-    return _db.session.scalar(sa.select(Instrument).where(Instrument.code == "pulse"))
-
-
-def second_round(group, person) -> FeedbackRound:
-    """A round like open_round's, asking the instrument already made (its code and version are unique)."""
-    meeting = scheduling.add_extra_meeting(None, group, day=TODAY - timedelta(days=2), at=time(18, 0))
-    meeting.status = "held"
-    now = utcnow()
-    feedback_round = FeedbackRound(group_id=group.id, number=1, opens_at=now - timedelta(days=1),
-                                   closes_at=now + timedelta(days=13), instrument_id=pulse().id,
-                                   round_meetings=[RoundMeeting(meeting_id=meeting.id)])
-    _db.session.add_all([feedback_round, Attendance(meeting_id=meeting.id, user_id=person.id, status="present")])
-    _db.session.flush()
-    return feedback_round
 
 
 # --- GET /groups/{id}/trends -------------------------------------------------------------------
@@ -141,8 +103,7 @@ def test_a_coordinator_sees_every_groups_rounds_and_the_pooled_numbers(client, g
 
 
 def test_a_scoped_coordinator_sees_only_their_organisation(client, answered, other_org, bearer):
-    elsewhere = make_user("else@example.org", roles=["coordinator"], organisation_id=other_org.id,
-                          coordinator_org_id=other_org.id)
+    elsewhere = make_scoped_coordinator(other_org, email="else@example.org", name="Else")
     response = client.get("/api/v1/trends", headers=bearer(elsewhere))
 
     assert response.status_code == 200

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import threading
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from app import create_app
+from tests.factories import PASSWORD
+from tests.loopback import serve_threaded
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -26,6 +27,32 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "browser" in str(item.fspath):
             item.add_marker(skip)
+
+
+def keep_on_loopback(page, blocked: list[str]) -> None:
+    """Let the page reach only loopback servers (and data:/blob: URLs); any other request is aborted and its URL
+    added to `blocked`."""
+
+    def guard(route):
+        host = urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+
+
+def login(page, live_server, email, password=PASSWORD):
+    """Log in through the form and wait for the home page."""
+    from playwright.sync_api import expect
+
+    page.goto(live_server + "/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.locator("form [type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/$"))
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +90,8 @@ def live_app(app):
 
 @pytest.fixture(scope="session")
 def live_server(live_app):
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serve_threaded(live_app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -80,15 +102,7 @@ def offline_page(page, live_server, db):
     limiter.reset()
     blocked: list[str] = []
 
-    def guard(route):
-        host = urlsplit(route.request.url).hostname
-        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
+    keep_on_loopback(page, blocked)
     page.set_default_timeout(10_000)
     page.blocked_requests = blocked
     yield page

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time, timedelta
-from urllib.parse import urlsplit
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -20,15 +19,14 @@ from playwright.sync_api import expect
 from app.accounts.models import User
 from app.demo import DEMO_PASSWORD, seed_demo
 from app.extensions import db, limiter
-from app.feedback import instruments as feedback_instruments
-from app.feedback import services as feedback
-from app.feedback.models import FeedbackRound, RoundMeeting
-from app.meetings.models import Attendance
+from app.feedback.services import instruments as feedback_instruments
+from app.feedback.services import rounds as feedback
 from app.programme import services as programme
 from app.programme.models import Group
-from app.scheduling import services as scheduling
-from app.timeutil import utcnow
-from tests.conftest import TODAY, _wipe
+from app.timeutil import local_today, utcnow
+from tests.browser.conftest import keep_on_loopback
+from tests.conftest import _wipe
+from tests.factories import open_round
 
 FAILING_IMPACTS = ("serious", "critical")
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
@@ -62,7 +60,7 @@ PAGES = {
 }
 
 
-def open_round_for(member: User) -> int:
+def open_round_for(member: User, today: date) -> int:
     """The id of an open round the demo member may still answer.
 
     The demo usually leaves one (its latest round stays open for the demo member); when today's date leaves
@@ -73,18 +71,8 @@ def open_round_for(member: User) -> int:
         if not feedback.has_responded(feedback_round, member):
             return feedback_round.id
     group = programme.create_group(None, organisation_id=member.organisation_id, name="Accessibility Balint group")
-    programme.add_member(None, group, member, joined_on=TODAY - timedelta(days=30))
-    meeting = scheduling.add_extra_meeting(None, group, day=TODAY - timedelta(days=2), at=time(14, 0))
-    meeting.status = "held"
-    db.session.add(Attendance(meeting_id=meeting.id, user_id=member.id, status="present"))
-    feedback_round = FeedbackRound(
-        group_id=group.id, number=1, opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=13),
-        instrument_id=feedback_instruments.ensure_shipped_instrument().id,
-        round_meetings=[RoundMeeting(meeting_id=meeting.id)],
-    )
-    db.session.add(feedback_round)
-    db.session.flush()
-    return feedback_round.id
+    programme.add_member(None, group, member, joined_on=today - timedelta(days=30))
+    return open_round(group, present=[member], instrument=feedback_instruments.ensure_shipped_instrument()).id
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +81,10 @@ def demo(app):
     with app.app_context():
         _wipe(db.engine)
         limiter.reset()
-        seed_demo(TODAY)
+        today = local_today()  # module-scoped: computed here, not by the (per-test) `today` fixture
+        seed_demo(today)
         member = db.session.scalar(sa.select(User).where(User.email == LOGINS["member"]))
-        round_id = open_round_for(member)
+        round_id = open_round_for(member, today)
         group_id = db.session.scalar(sa.select(Group.id).order_by(Group.id))
         db.session.commit()
         db.session.remove()
@@ -108,20 +97,12 @@ def pages(browser, live_server, demo):
     opened = {}
     blocked: list[str] = []
 
-    def guard(route):
-        host = urlsplit(route.request.url).hostname
-        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
     def page_for(role: str | None):
         if role not in opened:
             context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
             page = context.new_page()
             page.set_default_timeout(10_000)
-            page.route("**/*", guard)
+            keep_on_loopback(page, blocked)
             if role is not None:
                 limiter.reset()
                 page.goto(live_server + "/login")

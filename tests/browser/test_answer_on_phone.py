@@ -8,8 +8,7 @@ from playwright.sync_api import expect
 
 from app.extensions import limiter
 from app.feedback.models import Completion, Response
-from tests.conftest import PASSWORD, make_group, make_org, make_user
-from tests.feedback.test_answer import open_round
+from tests.factories import PASSWORD, make_group, make_org, make_user, open_round
 
 PHONE = {"width": 360, "height": 740}
 

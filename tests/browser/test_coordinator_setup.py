@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from app.accounts.models import TrainingRecord
 from app.programme.models import Group, GroupLeader, Membership, Organisation
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 
 def option_value(page, select: str, text: str) -> str:

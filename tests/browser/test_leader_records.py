@@ -10,15 +10,8 @@ from app.feedback.models import FeedbackRound
 from app.programme import services as programme
 from app.scheduling import services as scheduling
 from app.scheduling.models import Meeting
-from tests.conftest import PASSWORD, TODAY, give_training, make_group, make_org, make_user
-
-
-def login(page, live_server, email):
-    page.goto(live_server + "/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("form [type=submit]").click()
-    expect(page).to_have_url(re.compile(r"/$"))
+from tests.browser.conftest import login
+from tests.factories import make_group, make_leader, make_org, make_user
 
 
 def logout(page):
@@ -26,21 +19,20 @@ def logout(page):
 
 
 def test_leader_records_five_meetings_and_only_a_member_who_attended_sees_the_round(
-    offline_page, live_server, db
+    offline_page, live_server, db, today
 ):
     org = make_org()
     group = make_group(org, "Oncology Balint group")
-    leader = make_user("lead@example.org", roles=["leader"], name="Dr Lead")
-    give_training(leader, "leader", completed_on=TODAY - timedelta(days=900))
+    leader = make_leader("lead@example.org", "Dr Lead", completed_on=today - timedelta(days=900))
     came = make_user("came@example.org", roles=["member"], name="Came Always")
     away = make_user("away@example.org", roles=["member"], name="Away Always")
     others = [make_user(f"m{i}@example.org", roles=["member"], name=f"Member {i}") for i in range(4)]
     programme.add_group_leader(None, group, leader)
     for person in [came, away, *others]:
-        programme.add_member(None, group, person, joined_on=TODAY - timedelta(days=200))
+        programme.add_member(None, group, person, joined_on=today - timedelta(days=200))
     scheduling.save_schedule(None, group, kind="nth_weekday", weekday=2, weeks=[1, 3],
                              start_time=time(9, 0))
-    scheduling.generate_meetings(None, group, TODAY - timedelta(days=120), TODAY - timedelta(days=1))
+    scheduling.generate_meetings(None, group, today - timedelta(days=120), today - timedelta(days=1))
     meetings = db.session.scalars(
         sa.select(Meeting).where(Meeting.group_id == group.id).order_by(Meeting.starts_at)
     ).all()[:5]

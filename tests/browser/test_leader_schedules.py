@@ -9,31 +9,23 @@ from icalendar import Calendar
 from playwright.sync_api import expect
 
 from app.programme import services as programme
-from app.scheduling import calendars
 from app.scheduling.models import Meeting
-from tests.conftest import PASSWORD, TODAY, give_training, make_group, make_org, make_user
-
-
-def login(page, live_server, email):
-    page.goto(live_server + "/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("form [type=submit]").click()
-    expect(page).to_have_url(re.compile(r"/$"))
+from app.scheduling.services import feeds as calendars
+from tests.browser.conftest import login
+from tests.factories import make_group, make_leader, make_org, make_user
 
 
 def test_leader_creates_a_series_assigns_leaders_and_cancels_one_and_the_feed_shows_it(
-    offline_page, live_server, db
+    offline_page, live_server, db, today
 ):
     org = make_org()
     group = make_group(org, "Neonatology Balint group")
-    leader = make_user("lead@example.org", roles=["leader"], name="Dr Lead")
-    give_training(leader, "leader", completed_on=TODAY - timedelta(days=900))
-    trainee = make_user("trainee@example.org", roles=["leader"], name="Dr Trainee")
-    give_training(trainee, "leader_in_training", completed_on=TODAY - timedelta(days=100))
+    leader = make_leader("lead@example.org", "Dr Lead", completed_on=today - timedelta(days=900))
+    trainee = make_leader("trainee@example.org", "Dr Trainee", "leader_in_training",
+                          completed_on=today - timedelta(days=100))
     member = make_user("nurse@example.org", roles=["member"], name="Nurse Ning")
     programme.add_group_leader(None, group, leader)
-    programme.add_member(None, group, member, joined_on=TODAY - timedelta(days=30))
+    programme.add_member(None, group, member, joined_on=today - timedelta(days=30))
     feed_token = calendars.personal_feed(member).token
     db.session.commit()
     page = offline_page
@@ -53,8 +45,8 @@ def test_leader_creates_a_series_assigns_leaders_and_cancels_one_and_the_feed_sh
     expect(page.locator(".alert").first).to_be_visible()
 
     # Three months from today.
-    page.fill("#generate-start_on", TODAY.isoformat())
-    page.fill("#generate-until", (TODAY + timedelta(days=91)).isoformat())
+    page.fill("#generate-start_on", today.isoformat())
+    page.fill("#generate-until", (today + timedelta(days=91)).isoformat())
     page.get_by_role("button", name="Generate meetings").click()
     expect(page.locator("main")).to_contain_text(re.compile(r"\d"))
 

@@ -12,24 +12,22 @@ from playwright.sync_api import expect
 from app.meetings import services
 from app.programme import services as programme
 from app.scheduling import services as scheduling
-from tests.conftest import PASSWORD, TODAY, give_training, make_group, make_org, make_user
+from tests.factories import PASSWORD, make_group, make_leader, make_org, make_user
 
 
 @pytest.fixture
-def setting(db):
+def setting(db, today):
     """A group with a trained leader and five members, and a meeting of it today."""
     org = make_org()
-    leader = make_user("leader@example.org", roles=["leader"], name="Leader Li", organisation_id=org.id)
-    give_training(leader, "leader")
-    group = make_group(org, "Paediatrics Balint group")
-    programme.add_group_leader(None, group, leader)
+    leader = make_leader(organisation_id=org.id)
+    group = make_group(org, "Paediatrics Balint group", leader=leader)
     members = []
     for name in ("Chen Jing", "Wang Fang", "Zhang Wei", "Liu Yang", "Zhao Lei"):
         person = make_user(f"{name.split()[1].lower()}@example.org", roles=["member"], name=name,
                            organisation_id=org.id)
-        programme.add_member(None, group, person, joined_on=TODAY - timedelta(days=60))
+        programme.add_member(None, group, person, joined_on=today - timedelta(days=60))
         members.append(person)
-    meeting = scheduling.add_extra_meeting(None, group, day=TODAY, at=time(14, 0))
+    meeting = scheduling.add_extra_meeting(None, group, day=today, at=time(14, 0))
     db.session.commit()
     return {"leader": leader, "members": members, "meeting": meeting}
 

@@ -11,15 +11,14 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from app.api.services import create_token
 from app.extensions import db as _db
 from app.feedback.models import FeedbackRound
-from app.feedback.responses import submit_response
+from app.feedback.services.responses import submit_response
 from app.programme import services as programme
 from app.timeutil import utcnow
 from app.trends import programme_queries
-from tests.conftest import TODAY, make_user
 from tests.disclosure.world import make_world
+from tests.factories import GOOD, LOW, bearer_headers, make_members, open_round
 
 
 def _round(responses, closed=True, month=1):
@@ -41,12 +40,6 @@ def staff(db, coordinator, leader):
         return world
 
     return join
-
-
-def _bearer(person) -> dict:
-    token, _row = create_token(None, person)
-    _db.session.commit()
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _csv(response) -> list[list[str]]:
@@ -102,7 +95,7 @@ def test_a_subscale_only_one_response_scored_is_hidden_on_the_results_page_expor
     row = page.split('id="subscale-A"', 1)[1].split("</tr>", 1)[0]
     assert "1.33" not in row and "few_scores" in row
     assert "1.33" not in client.get(f"/groups/{group.id}/trends").get_data(as_text=True)
-    body = client.get(f"/api/v1/groups/{group.id}/trends", headers=_bearer(leader)).get_json()
+    body = client.get(f"/api/v1/groups/{group.id}/trends", headers=bearer_headers(leader)).get_json()
     assert body["rounds"][0]["subscales"]["A"] == {"n": None, "mean": None, "sd": None, "ci_low": None,
                                                    "ci_high": None}
     assert body["rounds"][0]["subscales"]["B"]["n"] == 3  # the subscale all three scored still shows
@@ -125,14 +118,10 @@ def test_a_subscale_only_one_response_scored_is_hidden_on_the_results_page_expor
 # --- 3. subtraction over time --------------------------------------------------------------------
 
 def test_results_of_an_open_round_stay_hidden_so_one_more_answer_cannot_be_worked_out(
-        client, auth, db, group, leader, coordinator, member):
+        client, auth, db, group, leader, coordinator, member, today):
     """A leader looking at n = 3 and again at n = 4 learned the fourth person's answers: now an open round shows
     participation only, on every page, export and API call, until it closes."""
-    from tests.feedback.test_answer import GOOD, LOW, open_round
-
-    people = [member] + [make_user(f"p{i}@example.org") for i in range(4)]
-    for person in people[1:]:
-        programme.add_member(None, group, person, joined_on=TODAY.replace(day=1))
+    people = [member] + make_members(group, 4, "p{i}@example.org", joined_on=today.replace(day=1))
     the_round = open_round(group, present=people)
     _db.session.commit()
     for person, answers in zip(people[:3], (GOOD, GOOD, LOW), strict=True):
@@ -145,13 +134,13 @@ def test_results_of_an_open_round_stay_hidden_so_one_more_answer_cannot_be_worke
         pages = [client.get(f"/rounds/{the_round.id}/results").get_data(as_text=True),
                  client.get(f"/groups/{group.id}/trends?items=1").get_data(as_text=True)]
         documents = [client.get(f"/groups/{group.id}/trends.json").get_json(),
-                     client.get(f"/api/v1/groups/{group.id}/trends", headers=_bearer(leader)).get_json()]
+                     client.get(f"/api/v1/groups/{group.id}/trends", headers=bearer_headers(leader)).get_json()]
         auth.logout()
         auth.login(coordinator)
         pages += [client.get(path).get_data(as_text=True) for path in (
             "/trends?from=", "/trends?from=&by=quarter", "/exports/aggregates.csv", "/exports/responses.csv",
             "/exports/free-text.csv", f"/rounds/{the_round.id}/results")]
-        documents.append(client.get("/api/v1/trends", headers=_bearer(coordinator)).get_json())
+        documents.append(client.get("/api/v1/trends", headers=bearer_headers(coordinator)).get_json())
         auth.logout()
         return "\n".join(pages), documents
 

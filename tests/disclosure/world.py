@@ -8,33 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from app.extensions import db
-from app.feedback import rules
+from app.feedback import scoring as rules
 from app.feedback.models import Answer, FeedbackRound, Instrument, Response
 from app.programme.models import Group, Organisation
 from app.timeutil import utcnow
+from tests.factories import ATTACK, make_instrument
 
-
-def _t(en: str) -> dict[str, str]:
-    return {"en": en, "zh_CN": en}
-
-
-DEFINITION = {
-    "code": "attack", "version": 1, "title": _t("Attack test"), "licence": "CC0", "source": "tests",
-    "items": [
-        {"code": "a1", "type": "likert", "min": 1, "max": 5, "text": _t("a1")},
-        {"code": "a2", "type": "likert", "min": 1, "max": 5, "reverse": True, "required": False, "text": _t("a2")},
-        {"code": "a3", "type": "likert", "min": 1, "max": 5, "required": False, "text": _t("a3")},
-        {"code": "b1", "type": "scale", "min": 0, "max": 10, "required": False, "text": _t("b1")},
-        {"code": "c1", "type": "choice", "required": False, "text": _t("c1"),
-         "choices": [{"value": "yes", "label": _t("Yes")}, {"value": "no", "label": _t("No")}]},
-        {"code": "t1", "type": "text", "required": False, "text": _t("t1")},
-    ],
-    "subscales": [
-        {"code": "A", "title": _t("A"), "items": ["a1", "a2", "a3"]},
-        {"code": "B", "title": _t("B"), "items": ["b1"]},
-    ],
-}
-DEF = rules.definition_from_dict(DEFINITION)
+DEF = rules.definition_from_dict(ATTACK)
 SUBSCALES = {f"attack/{s.code}": s for s in DEF.subscales}
 NUMERIC = [i.code for i in DEF.items if i.is_numeric]
 COUNTED = NUMERIC + ["c1"]
@@ -97,10 +77,7 @@ def make_world(spec: dict, now: datetime | None = None) -> World:
             "responses": [{"source": str, "profession": str | None, "answers": {...}}]}]}]}]}
     """
     now = now or utcnow()
-    instrument = Instrument(code="attack", version=1, title_en="Attack", title_zh="Attack", definition=DEFINITION,
-                            source_text="{}", licence="CC0", source="tests", locked=True, active=True)
-    db.session.add(instrument)
-    db.session.flush()
+    instrument = make_instrument(ATTACK, title_en="Attack", title_zh="Attack", active=True)
     world = World(now=now, instrument=instrument)
     for o, org_spec in enumerate(spec["orgs"]):
         org = Organisation(name=f"Organisation {o}")

@@ -3,80 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.errors import Conflict, DomainError, NotAllowed
 from app.extensions import db as _db
-from app.feedback import responses as answering
-from app.feedback import services as feedback
-from app.feedback.models import Completion, Draft, FeedbackRound, Instrument, Response, RoundMeeting
+from app.feedback.models import Completion, Draft, Response
+from app.feedback.services import responses as answering
+from app.feedback.services import rounds as feedback
 from app.meetings.models import Attendance
 from app.notifications.services import queue
-from app.scheduling import services as scheduling
 from app.timeutil import utcnow
-from tests.conftest import TODAY, make_user
-
-# --- set-up shared with the concurrency and browser tests -------------------------------------
-
-AGREE = {str(v): {"en": label, "zh_CN": label} for v, label in
-         [(1, "Strongly disagree"), (2, "Disagree"), (3, "Neither"), (4, "Agree"), (5, "Strongly agree")]}
-
-DEFINITION = {
-    "code": "pulse", "version": 1, "title": {"en": "Pulse check", "zh_CN": "状态小测"},
-    "licence": "test", "source": "test",
-    "items": [
-        {"code": "recovery", "type": "likert", "min": 1, "max": 5, "anchors": AGREE,
-         "text": {"en": "I recover after a hard day.", "zh_CN": "我能在辛苦的一天后恢复。"}},
-        {"code": "coping", "type": "likert", "min": 1, "max": 5, "anchors": AGREE,
-         "text": {"en": "I cope with the emotional demands.", "zh_CN": "我能应对情绪压力。"}},
-        {"code": "calm", "type": "scale", "min": 0, "max": 10,
-         "anchors": {"0": {"en": "Not at all", "zh_CN": "完全没有"}, "10": {"en": "Completely", "zh_CN": "完全"}},
-         "text": {"en": "How calm do you feel?", "zh_CN": "你感觉有多平静？"}},
-        {"code": "format", "type": "choice",
-         "choices": [{"value": "onsite", "label": {"en": "On site", "zh_CN": "现场"}},
-                     {"value": "online", "label": {"en": "Online", "zh_CN": "线上"}}],
-         "text": {"en": "Which format suits you?", "zh_CN": "哪种形式适合你？"}},
-        {"code": "comment", "type": "text", "required": False,
-         "text": {"en": "Anything else?", "zh_CN": "还有什么？"}},
-    ],
-    "subscales": [
-        {"code": "wellbeing", "title": {"en": "Wellbeing", "zh_CN": "身心状态"}, "items": ["recovery", "coping"],
-         "bands": [{"max": 2.0, "concern": True, "label": {"en": "Low wellbeing", "zh_CN": "身心状态欠佳"}}]},
-    ],
-}
-
-GOOD = {"recovery": "4", "coping": "5", "calm": "7", "format": "online", "comment": "Helpful group."}
-LOW = {"recovery": "1", "coping": "2", "calm": "3", "format": "onsite", "comment": ""}
-
-
-def make_instrument() -> Instrument:
-    instrument = Instrument(code="pulse", version=1, title_en="Pulse check", title_zh="状态小测",
-                            definition=DEFINITION, source_text="{}", licence="test", source="test",
-                            active=True, locked=True)
-    _db.session.add(instrument)
-    _db.session.flush()
-    return instrument
-
-
-def open_round(group, present, absent=(), closes_in=timedelta(days=13)) -> FeedbackRound:
-    """An open round over one held meeting of the group, the `present` members attended."""
-    meeting = scheduling.add_extra_meeting(None, group, day=TODAY - timedelta(days=2), at=time(14, 0))
-    meeting.status = "held"
-    now = utcnow()
-    feedback_round = FeedbackRound(
-        group_id=group.id, number=1, opens_at=now - timedelta(days=1), closes_at=now + closes_in,
-        instrument_id=make_instrument().id, round_meetings=[RoundMeeting(meeting_id=meeting.id)],
-    )
-    _db.session.add(feedback_round)
-    for person in present:
-        _db.session.add(Attendance(meeting_id=meeting.id, user_id=person.id, status="present"))
-    for person in absent:
-        _db.session.add(Attendance(meeting_id=meeting.id, user_id=person.id, status="absent"))
-    _db.session.flush()
-    return feedback_round
+from tests.factories import GOOD, LOW, make_user, open_round
 
 
 def text(response) -> str:
@@ -93,11 +33,11 @@ def row_counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def the_round(db, group, member, outsider):
+def the_round(db, group, member, outsider, today):
     """An open round of the persona group: the member attended, the outsider was absent."""
     from app.programme import services as programme
 
-    programme.add_member(None, group, outsider, joined_on=TODAY - timedelta(days=30))
+    programme.add_member(None, group, outsider, joined_on=today - timedelta(days=30))
     feedback_round = open_round(group, present=[member], absent=[outsider])
     db.session.commit()
     return feedback_round
@@ -327,7 +267,7 @@ def test_a_number_no_scale_holds_is_refused_naming_the_question(client, auth, th
 
 
 def test_autosave_requires_the_csrf_token_when_csrf_is_on(app, db, the_round, member):
-    from tests.conftest import PASSWORD
+    from tests.factories import PASSWORD
 
     db.session.commit()
     app.config["WTF_CSRF_ENABLED"] = True  # read per request by Flask-WTF; restored below

@@ -4,49 +4,14 @@ from __future__ import annotations
 
 import http.cookiejar
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 
-import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from app.feedback.models import Completion, Draft, Response
-from tests.conftest import PASSWORD
-from tests.feedback.test_answer import GOOD, open_round
+from tests.factories import GOOD, PASSWORD, open_round
+from tests.loopback import cookie_opener, post_form
 
 THREADS = 20
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-@pytest.fixture
-def served(app, db):
-    """The test app (CSRF off) on a threaded loopback server."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-def _opener(jar: http.cookiejar.CookieJar):
-    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
-
-
-def _post(opener, url: str, data: dict) -> int:
-    body = urllib.parse.urlencode(data).encode()
-    try:
-        with opener.open(urllib.request.Request(url, data=body, method="POST"), timeout=60) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def test_twenty_simultaneous_submissions_by_one_member_store_one_response(db, served, group, member):
@@ -54,7 +19,7 @@ def test_twenty_simultaneous_submissions_by_one_member_store_one_response(db, se
     db.session.commit()
     # Log in once (the log-in rate limit counts per account) and share the session cookie with every thread.
     jar = http.cookiejar.CookieJar()
-    assert _post(_opener(jar), f"{served}/login", {"email": member.email, "password": PASSWORD}) == 302
+    assert post_form(cookie_opener(jar), f"{served}/login", {"email": member.email, "password": PASSWORD}) == 302
     cookies = list(jar)
     assert cookies
 
@@ -68,9 +33,9 @@ def test_twenty_simultaneous_submissions_by_one_member_store_one_response(db, se
         own = http.cookiejar.CookieJar()
         for cookie in cookies:
             own.set_cookie(cookie)
-        opener = _opener(own)
+        opener = cookie_opener(own)
         barrier.wait()
-        status = _post(opener, url, data)
+        status = post_form(opener, url, data)
         with lock:
             statuses.append(status)
 

@@ -20,30 +20,23 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db as _db
-from app.feedback.models import Answer, Completion, Draft, FeedbackRound, Response, RoundMeeting
-from app.meetings.models import Attendance
+from app.feedback.models import Answer, Completion, Draft, Response
 from app.programme import services as programme
-from app.scheduling import services as scheduling
-from app.timeutil import utcnow
-from tests.conftest import PASSWORD, TODAY, make_group, make_user
-from tests.feedback.test_answer import GOOD, make_instrument
+from app.timeutil import local_today
+from tests.factories import GOOD, PASSWORD, make_group, make_members, open_round, pulse_instrument
 from tests.gunicorn_server import serve
+from tests.loopback import cookie_opener
 
 GROUPS, PER_GROUP = 20, 10
 MEMBERS = GROUPS * PER_GROUP
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 SUBMISSION = {**{f"a-{code}": value for code, value in GOOD.items()}, "action": "submit"}
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
 
 
 class Browser:
@@ -53,7 +46,7 @@ class Browser:
         self.base, self.email = base, email
         self.answer_path = f"/rounds/{round_id}/answer"
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+        self.opener = cookie_opener(self.jar)
 
     def request(self, path: str, data: dict | None = None) -> tuple[int, str]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
@@ -92,22 +85,14 @@ def _open_rounds() -> list[tuple[str, int]]:
     Returns (member e-mail, round id) for the 200 members.
     """
     org = programme.create_organisation(None, name="Burst Hospital")
-    instrument = make_instrument()
-    now = utcnow()
+    instrument = pulse_instrument()
+    joined_on = local_today() - timedelta(days=60)
     people: list[tuple[str, int]] = []
     for g in range(GROUPS):
         group = make_group(org, f"Group {g:02d}")
-        members = [make_user(f"m{g:02d}{i:02d}@burst.test", organisation_id=org.id) for i in range(PER_GROUP)]
-        meeting = scheduling.add_extra_meeting(None, group, day=TODAY - timedelta(days=2), at=time(14, 0))
-        meeting.status = "held"
-        feedback_round = FeedbackRound(group_id=group.id, number=1, opens_at=now - timedelta(days=1),
-                                       closes_at=now + timedelta(days=13), instrument_id=instrument.id,
-                                       round_meetings=[RoundMeeting(meeting_id=meeting.id)])
-        _db.session.add(feedback_round)
-        for person in members:
-            programme.add_member(None, group, person, joined_on=TODAY - timedelta(days=60))
-            _db.session.add(Attendance(meeting_id=meeting.id, user_id=person.id, status="present"))
-        _db.session.flush()
+        members = make_members(group, PER_GROUP, f"m{g:02d}{{i:02d}}@burst.test", joined_on=joined_on,
+                               organisation_id=org.id)
+        feedback_round = open_round(group, present=members, instrument=instrument)
         people += [(person.email, feedback_round.id) for person in members]
     _db.session.commit()
     return people

@@ -8,18 +8,14 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from app.accounts import services as accounts
 from app.audit.models import AuditEntry
 from app.errors import Conflict, DomainError, NotAllowed
-from app.feedback import instruments
-from app.feedback.instruments import SHIPPED_FILE, InstrumentError, parse_instrument
+from app.feedback.instrument_files import SHIPPED_FILE, InstrumentError, parse_instrument
 from app.feedback.models import FeedbackRound, Instrument
+from app.feedback.services import instruments
 from app.meetings import services as meetings
 from app.timeutil import utcnow
-from tests.conftest import PASSWORD
-
-# The meetings package's fixtures, shared here (the test arguments below name them, hence F811).
-from tests.meetings.conftest import crew, past_meetings  # noqa: F401
+from tests.factories import make_group, make_scoped_coordinator
 
 MINIMAL = """\
 code: mini
@@ -211,7 +207,7 @@ def test_an_instrument_whose_licence_needs_permission_is_activated_only_after_it
     assert licensed.active and licensed.permission_recorded_by_id == coordinator.id
 
 
-def record_five(db, crew, meetings_list):  # noqa: F811
+def record_five(db, crew, meetings_list):
     for meeting in meetings_list[:5]:
         meetings.record_meeting(None, meeting, status="held", now=utcnow(),
                                 attendance={p.id: "present" for p in crew})
@@ -219,7 +215,7 @@ def record_five(db, crew, meetings_list):  # noqa: F811
     return db.session.scalars(sa.select(FeedbackRound)).one()
 
 
-def test_a_round_opens_with_the_default_instrument_and_locks_that_version(db, group, crew, past_meetings):  # noqa: F811
+def test_a_round_opens_with_the_default_instrument_and_locks_that_version(db, group, crew, past_meetings):
     shipped = instruments.ensure_shipped_instrument()
     feedback_round = record_five(db, crew, past_meetings)
     assert feedback_round.instrument_id == shipped.id
@@ -228,7 +224,7 @@ def test_a_round_opens_with_the_default_instrument_and_locks_that_version(db, gr
         instruments.import_instrument(None, SHIPPED_FILE.read_text(encoding="utf-8"), SHIPPED_FILE.name)
 
 
-def test_a_round_opens_with_the_groups_chosen_instrument(db, coordinator, group, crew, past_meetings):  # noqa: F811
+def test_a_round_opens_with_the_groups_chosen_instrument(db, coordinator, group, crew, past_meetings):
     instruments.ensure_shipped_instrument()
     chosen = instruments.import_instrument(coordinator, MINIMAL, "mini.yaml")
     instruments.activate(coordinator, chosen)
@@ -256,7 +252,7 @@ def test_a_group_whose_chosen_instrument_was_deactivated_falls_back_to_the_defau
     assert instruments.instrument_for_group(group) == shipped
 
 
-def test_rounds_opened_before_any_instrument_exists_have_none(db, group, crew, past_meetings):  # noqa: F811
+def test_rounds_opened_before_any_instrument_exists_have_none(db, group, crew, past_meetings):
     assert record_five(db, crew, past_meetings).instrument_id is None
 
 
@@ -393,10 +389,7 @@ def test_leaders_and_members_may_not_open_the_questionnaire_pages(client, auth, 
 def test_a_coordinator_of_one_organisation_reads_but_does_not_change_the_programmes_questionnaires(
         client, auth, db, org, other_org):
     shipped = instruments.ensure_shipped_instrument()
-    scoped = accounts.create_user(None, email="scoped@example.org", name="Scoped", roles=["coordinator"],
-                                  password=PASSWORD, organisation_id=org.id, coordinator_org_id=org.id)
-    from tests.conftest import make_group
-
+    scoped = make_scoped_coordinator(org, name="Scoped", commit=False)
     elsewhere = make_group(other_org, "Elsewhere group")
     db.session.commit()
     auth.login(scoped)

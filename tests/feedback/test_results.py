@@ -12,42 +12,19 @@ from scipy import stats as scipy_stats
 
 from app.audit.models import AuditEntry
 from app.errors import Conflict, NotAllowed
-from app.feedback import interviews, queries, review, rules
-from app.feedback.models import Answer, Completion, FeedbackRound, Instrument, Response
-from app.feedback.responses import InvalidAnswers, submit_response
-from app.meetings import services as meetings
+from app.feedback import queries, scoring
+from app.feedback.models import Answer, Completion, Response
+from app.feedback.services import interviews, review
+from app.feedback.services.responses import InvalidAnswers, submit_response
 from app.programme import services as programme
 from app.timeutil import utcnow
-from tests.conftest import give_training, make_group, make_user
-
-# The meetings package's fixtures, shared here (the test arguments below name them, hence F811).
-from tests.meetings.conftest import crew, past_meetings  # noqa: F401
+from tests.factories import RESULTS, give_training, make_group, make_scoped_coordinator, make_user, round_of_five
+from tests.querylog import recorded_statements
 
 HIDDEN = "Results are hidden to protect anonymity"
 
 
-def _t(en: str) -> dict[str, str]:
-    return {"en": en, "zh_CN": en}
-
-
-DEFINITION = {
-    "code": "test-feedback", "version": 1, "title": _t("Test feedback"), "licence": "CC0", "source": "tests",
-    "items": [
-        {"code": "a1", "type": "likert", "min": 1, "max": 5, "text": _t("Item a1")},
-        {"code": "a2", "type": "likert", "min": 1, "max": 5, "reverse": True, "required": False,
-         "text": _t("Item a2 reversed")},
-        {"code": "a3", "type": "likert", "min": 1, "max": 5, "required": False, "text": _t("Item a3")},
-        {"code": "b1", "type": "scale", "min": 0, "max": 10, "text": _t("Item b1")},
-        {"code": "c1", "type": "choice", "required": False, "text": _t("Item c1"),
-         "choices": [{"value": "yes", "label": _t("Yes")}, {"value": "no", "label": _t("No")}]},
-        {"code": "t1", "type": "text", "required": False, "text": _t("Anything else?")},
-    ],
-    "subscales": [
-        {"code": "A", "title": _t("Subscale A"), "items": ["a1", "a2", "a3"]},
-        {"code": "B", "title": _t("Subscale B"), "items": ["b1"]},
-    ],
-}
-DEF = rules.definition_from_dict(DEFINITION)
+DEF = scoring.definition_from_dict(RESULTS)
 
 
 def text(response) -> str:
@@ -55,16 +32,9 @@ def text(response) -> str:
 
 
 @pytest.fixture
-def feedback_round(db, group, crew, past_meetings):  # noqa: F811
+def feedback_round(db, group, crew, past_meetings):
     """Round 1 of the persona group, opened now by five held meetings all eight members attended."""
-    for meeting in past_meetings[:5]:
-        attendance = {p.id: "present" for p in crew}
-        meetings.record_meeting(None, meeting, status="held", now=utcnow(), attendance=attendance)
-    instrument = Instrument(code="test-feedback", version=1, title_en="Test", title_zh="Test",
-                            definition=DEFINITION, source_text="{}", licence="CC0", source="tests", locked=True)
-    db.session.add(instrument)
-    the_round = db.session.scalars(sa.select(FeedbackRound).where(FeedbackRound.group_id == group.id)).one()
-    the_round.instrument = instrument
+    the_round = round_of_five(group, past_meetings[:5], crew, RESULTS, title_en="Test", title_zh="Test")
     db.session.commit()
     return the_round
 
@@ -98,7 +68,7 @@ def other_leader(db, org):
 
 # --- the anonymity threshold -----------------------------------------------------------------
 
-def test_below_k_every_view_hides_all_numbers_and_text(client, auth, db, feedback_round, crew,  # noqa: F811
+def test_below_k_every_view_hides_all_numbers_and_text(client, auth, db, feedback_round, crew,
                                                      coordinator, leader):
     answer_all(db, feedback_round, crew[:2], plain)
     for text_filter in ("all", "released"):
@@ -117,7 +87,7 @@ def test_below_k_every_view_hides_all_numbers_and_text(client, auth, db, feedbac
         auth.logout()
 
 
-def test_the_threshold_follows_the_config(app, client, auth, db, feedback_round, crew, leader):  # noqa: F811
+def test_the_threshold_follows_the_config(app, client, auth, db, feedback_round, crew, leader):
     answer_all(db, feedback_round, crew[:3], plain)
     auth.login(leader)
     assert HIDDEN not in text(client.get(f"/rounds/{feedback_round.id}/results"))
@@ -129,7 +99,7 @@ def test_the_threshold_follows_the_config(app, client, auth, db, feedback_round,
     assert "hidden to protect anonymity: 3 of at least 4 responses" in page
 
 
-def test_a_source_filter_below_k_is_hidden_even_when_the_round_is_not(db, feedback_round, crew):  # noqa: F811
+def test_a_source_filter_below_k_is_hidden_even_when_the_round_is_not(db, feedback_round, crew):
     answer_all(db, feedback_round, crew[:4], plain)
     assert not results(feedback_round).suppressed
     interviews_only = results(feedback_round, sources="interview")
@@ -156,7 +126,7 @@ def independent_summary(values):
 
 
 def test_above_k_the_numbers_match_an_independent_computation_from_the_raw_answers(db, feedback_round,
-                                                                                  crew):  # noqa: F811
+                                                                                  crew):
     rng = random.Random(7)
     given = []
 
@@ -177,7 +147,7 @@ def test_above_k_the_numbers_match_an_independent_computation_from_the_raw_answe
     assert found.participation == pytest.approx(7 / 8)
 
     for summary in found.subscales:
-        scores = [s for a in given if (s := rules.subscale_scores(DEF, a)[summary.code]) is not None]
+        scores = [s for a in given if (s := scoring.subscale_scores(DEF, a)[summary.code]) is not None]
         mean, sd, low, high = independent_summary(scores)
         assert summary.n == len(scores)
         assert (summary.mean, summary.sd) == (pytest.approx(mean), pytest.approx(sd))
@@ -199,7 +169,7 @@ def test_above_k_the_numbers_match_an_independent_computation_from_the_raw_answe
 
 
 def test_reverse_items_are_scored_reversed_and_too_incomplete_responses_have_no_score(db, feedback_round,
-                                                                                     crew):  # noqa: F811
+                                                                                     crew):
     given = [
         {"a1": 5, "a2": 1, "b1": 3},          # A: (5 + 5) / 2 = 5
         {"a1": 4, "a2": 2, "a3": 3, "b1": 4},  # A: (4 + 4 + 3) / 3 = 11/3
@@ -213,7 +183,7 @@ def test_reverse_items_are_scored_reversed_and_too_incomplete_responses_have_no_
     assert subscale_b.ci_high - subscale_b.mean == pytest.approx(scipy_stats.t.ppf(0.975, 2) / 3 ** 0.5)
 
 
-def test_the_page_shows_the_numbers_above_k(client, auth, db, feedback_round, crew, leader):  # noqa: F811
+def test_the_page_shows_the_numbers_above_k(client, auth, db, feedback_round, crew, leader):
     answer_all(db, feedback_round, crew[:4], plain)
     auth.login(leader)
     page = text(client.get(f"/rounds/{feedback_round.id}/results"))
@@ -224,7 +194,7 @@ def test_the_page_shows_the_numbers_above_k(client, auth, db, feedback_round, cr
 
 # --- free text -------------------------------------------------------------------------------
 
-def test_free_text_comes_in_varying_order(db, feedback_round, crew):  # noqa: F811
+def test_free_text_comes_in_varying_order(db, feedback_round, crew):
     answer_all(db, feedback_round, crew[:6], plain)
     orders = {tuple(t.text for t in results(feedback_round).free_text) for _ in range(30)}
     assert len(orders) > 1
@@ -232,7 +202,7 @@ def test_free_text_comes_in_varying_order(db, feedback_round, crew):  # noqa: F8
 
 
 def test_leaders_see_only_text_a_coordinator_released_and_the_review_is_audited(client, auth, db, feedback_round,
-                                                                               crew, coordinator, leader):  # noqa: F811
+                                                                               crew, coordinator, leader):
     answer_all(db, feedback_round, crew[:4], plain)
     auth.login(leader)
     assert "Comment number" not in text(client.get(f"/rounds/{feedback_round.id}/results"))
@@ -264,7 +234,7 @@ def test_leaders_see_only_text_a_coordinator_released_and_the_review_is_audited(
 
 @pytest.mark.parametrize("ref", ["参考", "é" * 32, "\u200f" + "0" * 31])
 def test_a_reference_that_is_not_ascii_finds_nothing_and_changes_nothing(
-    client, auth, db, feedback_round, crew, coordinator, ref  # noqa: F811
+    client, auth, db, feedback_round, crew, coordinator, ref
 ):
     """Found by fuzzing: hmac.compare_digest raises TypeError for non-ASCII text (a 500)."""
     answer_all(db, feedback_round, crew[:3], plain)
@@ -276,7 +246,7 @@ def test_a_reference_that_is_not_ascii_finds_nothing_and_changes_nothing(
     assert {t.review for t in results(feedback_round).free_text} == {"pending"}
 
 
-def test_release_all_pending_leaves_withheld_text_alone(db, feedback_round, crew, coordinator):  # noqa: F811
+def test_release_all_pending_leaves_withheld_text_alone(db, feedback_round, crew, coordinator):
     answer_all(db, feedback_round, crew[:3], plain)
     first = db.session.scalars(sa.select(Answer).where(Answer.item_code == "t1")).first()
     review.withhold_text(coordinator, first.response_id, "t1")
@@ -290,7 +260,7 @@ def test_release_all_pending_leaves_withheld_text_alone(db, feedback_round, crew
 # --- interviews ------------------------------------------------------------------------------
 
 def test_an_interview_is_stored_with_source_interview_and_no_identity(client, auth, db, feedback_round, leader,
-                                                                      crew):  # noqa: F811
+                                                                      crew):
     feedback_round.mode = "interview"
     db.session.commit()
     auth.login(leader)
@@ -336,7 +306,7 @@ def test_an_interview_with_a_missing_required_rating_is_sent_back(client, auth, 
 
 
 def test_interviews_are_refused_beyond_the_eligible_count_and_on_questionnaire_rounds(db, feedback_round, leader,
-                                                                                      crew, member):  # noqa: F811
+                                                                                      crew, member):
     answers = {"a1": 3, "b1": 5}
     with pytest.raises(Conflict):
         interviews.record_interview(leader, feedback_round, answers, "", utcnow())
@@ -354,7 +324,7 @@ def test_interviews_are_refused_beyond_the_eligible_count_and_on_questionnaire_r
 
 # --- who may see what ------------------------------------------------------------------------
 
-def test_a_leader_of_another_group_is_refused(client, auth, db, org, feedback_round, crew):  # noqa: F811
+def test_a_leader_of_another_group_is_refused(client, auth, db, org, feedback_round, crew):
     answer_all(db, feedback_round, crew[:4], plain)
     auth.login(other_leader(db, org))
     assert client.get(f"/rounds/{feedback_round.id}/results").status_code == 403
@@ -364,13 +334,7 @@ def test_a_leader_of_another_group_is_refused(client, auth, db, org, feedback_ro
 
 def test_a_member_and_a_coordinator_of_another_organisation_are_refused(client, auth, db, other_org,
                                                                         feedback_round, member):
-    from app.accounts import services as accounts
-    from tests.conftest import PASSWORD
-
-    elsewhere = accounts.create_user(None, email="oc@example.org", name="OC", roles=["coordinator"],
-                                     password=PASSWORD, organisation_id=other_org.id,
-                                     coordinator_org_id=other_org.id)
-    db.session.commit()
+    elsewhere = make_scoped_coordinator(other_org, email="oc@example.org", name="OC")
     for person in (member, elsewhere):
         auth.login(person)
         assert client.get(f"/rounds/{feedback_round.id}/results").status_code == 403
@@ -393,18 +357,9 @@ def add_raw_responses(db, feedback_round, count):
 
 
 def count_queries(db, action) -> int:
-    seen = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):  # not the BEGINs of the SQLite write-intent helper
-            seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", before)
-    try:
+    with recorded_statements(db.engine) as seen:
         action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before)
-    return len(seen)
+    return len([s for s in seen if s.lstrip().upper().startswith("SELECT")])  # not the SQLite write-intent BEGINs
 
 
 @pytest.mark.parametrize("via", ["query", "page"])

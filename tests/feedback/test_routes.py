@@ -7,25 +7,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.accounts import services as accounts
 from app.feedback.models import FeedbackRound
 from app.meetings import services
-from app.scheduling.services import local_date, to_local
-from app.timeutil import utcnow
-from tests.conftest import PASSWORD, TODAY, make_org
-
-# The meetings package's fixtures, shared here (the test arguments below name them, hence F811).
-from tests.meetings.conftest import crew, past_meetings  # noqa: F401
+from app.timeutil import local_date, to_local, utcnow
+from tests.factories import make_org, make_scoped_coordinator, record_held
 
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-def record_held(meeting, people, present=None, now=None):
-    present = people if present is None else present
-    attendance = {p.id: ("present" if p in present else "absent") for p in people}
-    return services.record_meeting(None, meeting, status="held", now=now or utcnow(), attendance=attendance)
 
 
 def the_round(db, group) -> FeedbackRound:
@@ -34,7 +23,7 @@ def the_round(db, group) -> FeedbackRound:
 
 
 @pytest.fixture
-def opened(db, group, crew, past_meetings):  # noqa: F811
+def opened(db, group, crew, past_meetings):
     """Round 1 opened now by five held meetings; the last member of the crew missed all five."""
     for meeting in past_meetings[:5]:
         record_held(meeting, crew, present=crew[:-1])
@@ -46,15 +35,6 @@ def end_window(feedback_round: FeedbackRound) -> None:
     """Move the round's window into the past, as if it had opened two weeks ago."""
     feedback_round.opens_at = utcnow() - timedelta(days=15)
     feedback_round.closes_at = utcnow() - timedelta(days=1)
-
-
-def scoped_coordinator(db, organisation, email="scoped@example.org"):
-    user = accounts.create_user(
-        None, email=email, name="Scoped Coordinator", roles=["coordinator"], password=PASSWORD,
-        organisation_id=organisation.id, coordinator_org_id=organisation.id,
-    )
-    db.session.commit()
-    return user
 
 
 def extend_data(round_id: int, day, at: str = "18:00") -> dict:
@@ -70,7 +50,7 @@ def test_an_eligible_member_sees_the_open_round_on_their_home_page(client, auth,
     assert "Feedback round 1 of" in page and group.name in page
 
 
-def test_a_member_who_attended_none_of_the_rounds_meetings_sees_no_banner(client, auth, opened, crew):  # noqa: F811
+def test_a_member_who_attended_none_of_the_rounds_meetings_sees_no_banner(client, auth, opened, crew):
     auth.login(crew[-1])
     assert f'id="open-round-{opened.id}"' not in text(client.get("/"))
 
@@ -85,7 +65,7 @@ def test_the_banner_goes_once_the_window_has_ended(client, auth, db, opened, mem
 # --- the rounds page -------------------------------------------------------------------------
 
 def test_the_rounds_page_shows_meetings_covered_eligible_members_and_responses(
-    client, auth, opened, leader, group, past_meetings, crew  # noqa: F811
+    client, auth, opened, leader, group, past_meetings, crew
 ):
     auth.login(leader)
     response = client.get(f"/groups/{group.id}/rounds")
@@ -109,7 +89,7 @@ def test_a_round_past_its_deadline_is_closed_when_the_page_is_read(client, auth,
 
 
 def test_a_meeting_corrected_to_cancelled_shows_a_notice_to_coordinators(
-    client, auth, db, opened, group, leader, coordinator, past_meetings  # noqa: F811
+    client, auth, db, opened, group, leader, coordinator, past_meetings
 ):
     corrected = past_meetings[2]
     services.record_meeting(None, corrected, status="cancelled", now=utcnow(), cancel_reason="Recorded by mistake")
@@ -129,15 +109,15 @@ def test_members_and_outsiders_cannot_open_the_rounds_page(client, auth, opened,
     auth.login(member)
     assert client.get(f"/groups/{group.id}/rounds").status_code == 403
     auth.logout()
-    outside = scoped_coordinator(db, make_org("Elsewhere Hospital"))
+    outside = make_scoped_coordinator(make_org("Elsewhere Hospital"))
     auth.login(outside)
     assert client.get(f"/groups/{group.id}/rounds").status_code == 403
 
 
 # --- extending a round's window --------------------------------------------------------------
 
-def test_a_coordinator_extends_a_rounds_window(client, auth, db, opened, coordinator, group):
-    new_day = TODAY + timedelta(days=30)
+def test_a_coordinator_extends_a_rounds_window(client, auth, db, opened, coordinator, group, today):
+    new_day = today + timedelta(days=30)
     auth.login(coordinator)
     response = client.post(f"/rounds/{opened.id}/extend", data=extend_data(opened.id, new_day, "18:30"))
     assert response.status_code == 302
@@ -147,7 +127,7 @@ def test_a_coordinator_extends_a_rounds_window(client, auth, db, opened, coordin
 
 
 @pytest.mark.parametrize("stored_status", ["closed", "open"])
-def test_a_closed_round_is_never_reopened(client, auth, db, opened, coordinator, group, stored_status):
+def test_a_closed_round_is_never_reopened(client, auth, db, opened, coordinator, group, stored_status, today):
     """Its results may have been read: answers added after reopening could be worked out by comparing readings.
 
     Also when the window has ended but the stored status has not caught up yet.
@@ -158,7 +138,7 @@ def test_a_closed_round_is_never_reopened(client, auth, db, opened, coordinator,
     db.session.commit()
     before = opened.closes_at
     auth.login(coordinator)
-    response = client.post(f"/rounds/{opened.id}/extend", data=extend_data(opened.id, TODAY + timedelta(days=7)))
+    response = client.post(f"/rounds/{opened.id}/extend", data=extend_data(opened.id, today + timedelta(days=7)))
     assert response.status_code == 422
     assert "cannot be reopened" in text(response)
     assert the_round(db, group).closes_at == before and not the_round(db, group).is_open(utcnow())
@@ -167,11 +147,12 @@ def test_a_closed_round_is_never_reopened(client, auth, db, opened, coordinator,
 
 @pytest.mark.parametrize(
     "day",
-    [TODAY - timedelta(days=1), "yesterday", "2025-02-30", "99999-01-01", "1999-12-31", ""],
+    ["{yesterday}", "yesterday", "2025-02-30", "99999-01-01", "1999-12-31", ""],
 )
 def test_extending_to_a_past_or_unreadable_date_is_refused_beside_the_field(
-    client, auth, db, opened, coordinator, group, day
+    client, auth, db, opened, coordinator, group, day, today
 ):
+    day = day.format(yesterday=today - timedelta(days=1))
     before = opened.closes_at
     auth.login(coordinator)
     response = client.post(f"/rounds/{opened.id}/extend", data=extend_data(opened.id, day))
@@ -192,10 +173,10 @@ def test_extending_to_a_time_earlier_than_the_current_closing_is_refused(client,
     assert the_round(db, group).closes_at == before
 
 
-def test_only_coordinators_in_scope_extend_a_round(client, auth, db, opened, leader, member, group):
-    data = extend_data(opened.id, TODAY + timedelta(days=30))
+def test_only_coordinators_in_scope_extend_a_round(client, auth, db, opened, leader, member, group, today):
+    data = extend_data(opened.id, today + timedelta(days=30))
     before = opened.closes_at
-    outside = scoped_coordinator(db, make_org("Elsewhere Hospital"))
+    outside = make_scoped_coordinator(make_org("Elsewhere Hospital"))
     for person in (leader, member, outside):
         auth.login(person)
         assert client.post(f"/rounds/{opened.id}/extend", data=data).status_code == 403, person.email

@@ -1,165 +1,32 @@
-"""Scoring rules of instruments, tested without an app: reverse items, subscale means, bands, answer checks."""
+"""The five-meeting feedback rule (app.feedback.rules), tested without an app."""
 
-from __future__ import annotations
-
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.feedback import rules
-from app.feedback.rules import Band, Definition, Item, Subscale
-
-EN_ZH = {"en": "x", "zh_CN": "x"}
 
 
-def likert(code: str, reverse: bool = False, low: int = 1, high: int = 5, required: bool = True) -> Item:
-    return Item(code=code, type="likert", text=EN_ZH, min=low, max=high, reverse=reverse, required=required,
-                anchors={low: EN_ZH, high: EN_ZH})
+def test_the_fifth_uncovered_held_meeting_makes_a_round_due():
+    assert not rules.round_due(4, 5)
+    assert rules.round_due(5, 5)
 
 
-LOW_WELLBEING = Band(label={"en": "Low wellbeing", "zh_CN": "身心状态欠佳"}, max=2.0, concern=True)
-GOOD = Band(label={"en": "Good", "zh_CN": "好"}, min=4.0)
-
-DEFINITION = Definition(
-    code="test", version=1, title=EN_ZH, licence="CC BY 4.0", source="us",
-    items=(
-        likert("a"), likert("b"), likert("c", reverse=True), likert("d"),
-        likert("w1"), likert("w2"), likert("w3", reverse=True),
-        Item(code="role", type="choice", text=EN_ZH, required=False,
-             choices=(rules.Choice("doctor", EN_ZH), rules.Choice("nurse", EN_ZH))),
-        Item(code="open", type="text", text=EN_ZH, required=False),
-    ),
-    subscales=(
-        Subscale(code="four", title=EN_ZH, items=("a", "b", "c", "d")),
-        Subscale(code="wellbeing", title=EN_ZH, items=("w1", "w2", "w3"), bands=(LOW_WELLBEING, GOOD)),
-    ),
-)
+def test_rounds_cover_consecutive_sets_of_exactly_the_interval():
+    assert rules.rounds_to_open([1, 2, 3, 4], 5) == []
+    assert rules.rounds_to_open([1, 2, 3, 4, 5], 5) == [[1, 2, 3, 4, 5]]
+    assert rules.rounds_to_open(list(range(1, 12)), 5) == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
 
 
-def test_a_reverse_scored_item_scores_min_plus_max_minus_the_answer():
-    assert rules.item_score(likert("r", reverse=True), 1) == 5
-    assert rules.item_score(likert("r", reverse=True), 4) == 2
-    assert rules.item_score(likert("r", reverse=True, low=0, high=10), 3) == 7
-    assert rules.item_score(likert("p"), 4) == 4
+def test_an_interval_below_one_is_refused():
+    with pytest.raises(ValueError):
+        rules.rounds_to_open([1], 0)
 
 
-def test_answers_outside_the_scale_or_not_integers_have_no_score():
-    item = likert("p")
-    assert rules.item_score(item, 0) is None
-    assert rules.item_score(item, 6) is None
-    assert rules.item_score(item, "3.5") is None
-    assert rules.item_score(item, True) is None
-    assert rules.item_score(item, None) is None
-    assert rules.item_score(item, "3") == 3
-
-
-def test_numbers_no_scale_holds_are_out_of_range_and_malformed_signs_are_not_integers():
-    """Found by fuzzing: int() raised ValueError for more than 4300 digits and for "+-3" (a 500 on the form)."""
-    item = likert("p")
-    assert rules.answer_problem(item, "1" * 5000) == rules.OUT_OF_RANGE
-    assert rules.answer_problem(item, "-" + "9" * 30) == rules.OUT_OF_RANGE
-    assert rules.answer_problem(item, "0" * 40 + "3") is None
-    for malformed in ("+-3", "--3", "3-", "٣", "３"):
-        assert rules.answer_problem(item, malformed) == rules.NOT_INTEGER
-    assert rules.item_score(item, "1" * 5000) is None
-
-
-@given(st.text(alphabet="+-0123456789 ", max_size=60))
-def test_any_text_of_signs_and_digits_is_judged_without_raising(answer):
-    assert rules.answer_problem(likert("p"), answer) in (None, rules.REQUIRED, rules.NOT_INTEGER, rules.OUT_OF_RANGE)
-
-
-def test_a_subscale_score_is_the_mean_of_its_answered_items_with_reverse_items_turned():
-    scores = rules.subscale_scores(DEFINITION, {"a": 4, "b": 5, "c": 2, "d": 3})
-    assert scores["four"] == (4 + 5 + 4 + 3) / 4
-
-
-def test_a_response_missing_half_of_a_subscale_still_has_a_score():
-    assert rules.subscale_scores(DEFINITION, {"a": 4, "b": 2})["four"] == 3.0
-
-
-def test_a_response_missing_more_than_half_of_a_subscale_has_no_score_for_it():
-    scores = rules.subscale_scores(DEFINITION, {"a": 4, "w1": 5})
-    assert scores["four"] is None
-    assert scores["wellbeing"] is None  # one of three answered: two missing is more than half
-
-
-def test_an_out_of_range_answer_counts_as_missing():
-    assert rules.subscale_scores(DEFINITION, {"w1": 9, "w2": 2, "w3": 4})["wellbeing"] == 2.0
-    assert rules.subscale_scores(DEFINITION, {"w1": 9, "w2": 0, "w3": 4})["wellbeing"] is None
-
-
-def test_a_low_wellbeing_mean_falls_in_the_concern_band():
-    scores = rules.subscale_scores(DEFINITION, {"w1": 2, "w2": 1, "w3": 5})  # 2, 1, 1 -> 1.33
-    wellbeing = DEFINITION.subscales[1]
-    assert rules.band_for(wellbeing, scores["wellbeing"]) == LOW_WELLBEING
-    assert rules.concerns(DEFINITION, scores) == [LOW_WELLBEING]
-
-
-def test_band_bounds_are_inclusive_and_a_score_between_bands_has_none():
-    wellbeing = DEFINITION.subscales[1]
-    assert rules.band_for(wellbeing, 2.0) == LOW_WELLBEING
-    assert rules.band_for(wellbeing, 2.01) is None
-    assert rules.band_for(wellbeing, 4.0) == GOOD
-    assert rules.band_for(wellbeing, None) is None
-
-
-def test_a_good_score_raises_no_concern():
-    scores = rules.subscale_scores(DEFINITION, {"w1": 5, "w2": 4, "w3": 1})
-    assert rules.concerns(DEFINITION, scores) == []
-
-
-def test_answer_problems_name_each_item_and_what_is_wrong():
-    problems = rules.answer_problems(DEFINITION, {
-        "a": 7, "b": "often", "c": None, "d": 3, "w1": 1, "w2": 2, "w3": 3,
-        "role": "surgeon", "open": "x" * 2001, "ghost": 1,
-    })
-    assert problems == {
-        "a": rules.OUT_OF_RANGE, "b": rules.NOT_INTEGER, "c": rules.REQUIRED, "role": rules.UNKNOWN_CHOICE,
-        "open": rules.TOO_LONG, "ghost": rules.UNKNOWN_ITEM,
-    }
-
-
-def test_a_complete_set_of_answers_has_no_problems():
-    answers = {"a": 1, "b": 2, "c": 3, "d": 4, "w1": 5, "w2": "4", "w3": 3, "role": "nurse", "open": "Better."}
-    assert rules.answer_problems(DEFINITION, answers) == {}
-    assert rules.answer_problems(DEFINITION, {**answers, "role": "", "open": "  "}) == {}
-
-
-def test_a_definition_survives_the_trip_to_plain_data_and_back():
-    data = rules.definition_to_dict(DEFINITION)
-    again = rules.definition_from_dict(data)
-    assert rules.definition_to_dict(again) == data
-    assert again.subscales == DEFINITION.subscales
-    assert again.item("w3").subscale == "wellbeing" and again.item("w3").reverse
-    # JSON storage turns anchor keys into strings; reading them back gives integers again
-    assert rules.definition_from_dict(data).item("a").anchors == {1: EN_ZH, 5: EN_ZH}
-
-
-scales = st.integers(min_value=-5, max_value=10).flatmap(
-    lambda low: st.tuples(st.just(low), st.integers(min_value=low + 1, max_value=low + 20))
-)
-
-
-@given(scales, st.data())
-def test_reversing_twice_gives_the_answer_back(scale, data):
-    low, high = scale
-    answer = data.draw(st.integers(min_value=low, max_value=high))
-    once = rules.item_score(likert("r", reverse=True, low=low, high=high), answer)
-    assert rules.item_score(likert("r", reverse=True, low=low, high=high), once) == answer
-
-
-@given(scales, st.lists(st.one_of(st.none(), st.integers(min_value=-30, max_value=40)), min_size=4, max_size=4),
-       st.lists(st.booleans(), min_size=4, max_size=4))
-def test_item_and_subscale_scores_stay_within_the_scale(scale, answers, reversed_items):
-    low, high = scale
-    items = tuple(likert(f"i{n}", reverse=r, low=low, high=high) for n, r in enumerate(reversed_items))
-    definition = Definition(code="t", version=1, title=EN_ZH, licence="l", source="s", items=items,
-                            subscales=(Subscale(code="s", title=EN_ZH, items=tuple(i.code for i in items)),))
-    given_answers = {f"i{n}": a for n, a in enumerate(answers)}
-    for item in items:
-        score = rules.item_score(item, given_answers[item.code])
-        assert score is None or low <= score <= high
-    mean = rules.subscale_scores(definition, given_answers)["s"]
-    answered = sum(1 for a in answers if a is not None and low <= a <= high)
-    assert (mean is None) == (answered < 2)
-    assert mean is None or low <= mean <= high
+@given(ids=st.lists(st.integers(), unique=True, max_size=60), interval=st.integers(1, 12))
+def test_rounds_partition_all_but_a_remainder_smaller_than_the_interval(ids, interval):
+    sets = rules.rounds_to_open(ids, interval)
+    covered = [i for s in sets for i in s]
+    assert all(len(s) == interval for s in sets)
+    assert covered == ids[: len(covered)]
+    assert len(ids) - len(covered) < interval

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from babel.dates import format_datetime
 
-from app.feedback.instruments import ensure_shipped_instrument
-from app.main.system import database_facts, migration_heads, operations_warnings
+from app.feedback.services.instruments import ensure_shipped_instrument
+from app.main.queries import database_facts, migration_heads, operations_warnings
 from app.notifications import rules
 from app.notifications.models import JobRun, Notification
 from app.timeutil import utcnow

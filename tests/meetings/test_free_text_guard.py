@@ -8,32 +8,20 @@ import sqlalchemy as sa
 
 from app.accounts import services as accounts
 from app.errors import DomainError
-from app.feedback import interviews
-from app.feedback.models import FeedbackRound, Instrument, Response
+from app.feedback.models import Response
+from app.feedback.services import interviews
 from app.meetings import services
 from app.programme import services as programme
 from app.timeutil import utcnow
-from tests.conftest import make_group
+from tests.factories import GUARD, make_group, round_of_five
 
 IDENTIFIERS = "患者住院号123456 电话13812345678"
-DEFINITION = {
-    "code": "guard-test", "version": 1, "title": {"en": "Guard", "zh_CN": "Guard"}, "licence": "CC0",
-    "source": "tests",
-    "items": [{"code": "a1", "type": "likert", "min": 1, "max": 5, "text": {"en": "Item", "zh_CN": "Item"}}],
-    "subscales": [{"code": "A", "title": {"en": "A", "zh_CN": "A"}, "items": ["a1"]}],
-}
 
 
 @pytest.fixture
 def interview_round(db, group, crew, past_meetings):
-    for meeting in past_meetings[:5]:
-        services.record_meeting(None, meeting, status="held", now=utcnow(),
-                                attendance={p.id: "present" for p in crew})
-    instrument = Instrument(code="guard-test", version=1, title_en="Guard", title_zh="Guard", definition=DEFINITION,
-                            source_text="{}", licence="CC0", source="tests", locked=True)
-    db.session.add(instrument)
-    the_round = db.session.scalars(sa.select(FeedbackRound).where(FeedbackRound.group_id == group.id)).one()
-    the_round.instrument, the_round.mode = instrument, "interview"
+    the_round = round_of_five(group, past_meetings[:5], crew, GUARD)
+    the_round.mode = "interview"
     db.session.flush()
     return the_round
 

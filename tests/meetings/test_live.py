@@ -11,7 +11,7 @@ import pytest
 
 from app.meetings import services
 from app.scheduling import services as scheduling
-from tests.conftest import TODAY, give_training, make_group, make_user
+from tests.factories import give_training, make_group, make_user
 
 
 def text(response) -> str:
@@ -26,9 +26,9 @@ def state_of(page: str) -> dict:
 
 
 @pytest.fixture
-def meeting(db, group, crew):
+def meeting(db, group, crew, today):
     """A meeting of the persona group today, its eight members current."""
-    m = scheduling.add_extra_meeting(None, group, day=TODAY, at=time(14, 0))
+    m = scheduling.add_extra_meeting(None, group, day=today, at=time(14, 0))
     db.session.commit()
     return m
 

@@ -5,21 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from contextlib import contextmanager
 from datetime import date, time, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
-from app.accounts import services as accounts
 from app.csvutil import safe_cell
 from app.meetings import services
 from app.meetings.models import Supervision, Theme
 from app.programme import services as programme
 from app.scheduling import services as scheduling
-from app.timeutil import utcnow
-from tests.conftest import PASSWORD, TODAY, give_training, make_group, make_org, make_user
+from app.timeutil import local_date, utcnow
+from tests.factories import give_training, make_group, make_org, make_scoped_coordinator, make_user
+from tests.querylog import recorded_statements
 
 
 def text(response) -> str:
@@ -52,34 +50,10 @@ def hours(minutes: int) -> str:
     return f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
 
 
-def scoped_coordinator(db, organisation, email="scoped@example.org"):
-    user = accounts.create_user(
-        None, email=email, name="Scoped Coordinator", roles=["coordinator"], password=PASSWORD,
-        organisation_id=organisation.id, coordinator_org_id=organisation.id,
-    )
-    db.session.commit()
-    return user
-
-
-@contextmanager
-def counted(db):
-    """The SQL statements run inside the block."""
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-
-
 @pytest.fixture
-def co_leader(db, trainee_leader):
+def co_leader(db, trainee_leader, today):
     """The persona trainee, trained long enough ago to co-lead every past meeting."""
-    give_training(trainee_leader, "leader_in_training", completed_on=TODAY - timedelta(days=3000))
+    give_training(trainee_leader, "leader_in_training", completed_on=today - timedelta(days=3000))
     return trainee_leader
 
 
@@ -135,14 +109,14 @@ def test_supervision_received_is_listed_with_its_total_hours(client, auth, db, l
         ({"held_on": "2025-01-10", "supervisor": "Dr. B", "minutes": "2"}, "Enter a whole number from 5 to 1440."),
         ({"held_on": "2025-13-45", "supervisor": "Dr. B", "minutes": "60"}, None),
         ({"held_on": "99999-01-01", "supervisor": "Dr. B", "minutes": "60"}, None),
-        ({"held_on": (TODAY + timedelta(days=3)).isoformat(), "supervisor": "Dr. B", "minutes": "60"},
-         "choose today or earlier"),
+        ({"held_on": "{in_three_days}", "supervisor": "Dr. B", "minutes": "60"}, "choose today or earlier"),
         ({"held_on": "2025-01-10", "supervisor": "<script>x</script>", "minutes": "60"}, "Remove the HTML"),
     ],
 )
 def test_bad_supervision_input_is_refused_beside_its_field_and_nothing_is_saved(
-    client, auth, db, leader, data, field_message
+    client, auth, db, leader, data, field_message, today
 ):
+    data = {k: v.format(in_three_days=today + timedelta(days=3)) for k, v in data.items()}
     auth.login(leader)
     response = client.post(f"/leaders/{leader.id}/supervision", data=data)
     assert response.status_code == 422
@@ -186,12 +160,12 @@ def test_the_portfolio_csv_has_a_bom_a_header_and_one_row_per_meeting_and_superv
     assert [r[5] for r in rows[1:] if r[0] == "Supervision"] == ["Dr. B"]
 
 
-def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_come_out_quoted(client, auth, db, org, crew, leader):
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_come_out_quoted(client, auth, db, org, crew, leader, today):
     evil = make_group(org, '=HYPERLINK("http://evil.example","click")')
     programme.add_group_leader(None, evil, leader)
     for person in crew:
-        programme.add_member(None, evil, person, joined_on=TODAY - timedelta(days=400))
-    meeting = scheduling.add_extra_meeting(None, evil, day=TODAY - timedelta(days=7), at=time(14, 0))
+        programme.add_member(None, evil, person, joined_on=today - timedelta(days=400))
+    meeting = scheduling.add_extra_meeting(None, evil, day=today - timedelta(days=7), at=time(14, 0))
     scheduling.assign_leaders(None, meeting, leader)
     record_held(meeting, crew)
     for name in ("+SUM(A1:A9)", "-2+3", "@cmd", "Dr. Plain"):
@@ -229,8 +203,8 @@ def test_another_leader_and_a_member_are_refused_someones_portfolio(client, auth
 def test_a_coordinator_in_scope_sees_a_portfolio_and_one_out_of_scope_does_not(
     client, auth, db, org, leader, coordinator
 ):
-    inside = scoped_coordinator(db, org)
-    outside = scoped_coordinator(db, make_org("Elsewhere Hospital"), email="elsewhere@example.org")
+    inside = make_scoped_coordinator(org)
+    outside = make_scoped_coordinator(make_org("Elsewhere Hospital"), email="elsewhere@example.org")
     for person, status in ((coordinator, 200), (inside, 200), (outside, 403)):
         auth.login(person)
         assert client.get(f"/leaders/{leader.id}/portfolio").status_code == status
@@ -285,14 +259,14 @@ def test_the_certificate_is_in_the_members_own_language(client, auth, db, attend
 
 
 def test_a_scoped_coordinators_organisation_issues_the_certificate(client, auth, db, org, attended, member):
-    inside = scoped_coordinator(db, org)
+    inside = make_scoped_coordinator(org)
     auth.login(inside)
     page = text(client.get(f"/members/{member.id}/certificate"))
     assert shown(page, "certificate-issuer") == org.name
 
 
 def test_the_certificate_period_limits_the_meetings(client, auth, attended, member):
-    first = scheduling.local_date(attended["meetings"][0].starts_at)
+    first = local_date(attended["meetings"][0].starts_at)
     auth.login(member)
     page = text(client.get(f"/members/{member.id}/certificate?from={first}&until={first}"))
     assert body_rows(page, "certificate-meetings") == 1
@@ -314,7 +288,7 @@ def test_a_bad_certificate_period_gets_a_message_not_a_certificate(client, auth,
 def test_only_the_member_and_coordinators_in_scope_open_a_certificate(
     client, auth, db, org, member, outsider, leader, coordinator
 ):
-    outside = scoped_coordinator(db, make_org("Elsewhere Hospital"), email="elsewhere@example.org")
+    outside = make_scoped_coordinator(make_org("Elsewhere Hospital"), email="elsewhere@example.org")
     for person, status in ((member, 200), (coordinator, 200), (outsider, 403), (leader, 403), (outside, 403)):
         auth.login(person)
         assert client.get(f"/members/{member.id}/certificate").status_code == status, person.email
@@ -387,7 +361,7 @@ def test_someone_outside_the_group_cannot_open_its_timeline(client, auth, group,
 
 def _measure(client, db, url: str) -> int:
     db.session.commit()  # expires every object loaded in the set-up: each load the page needs is counted
-    with counted(db) as statements:
+    with recorded_statements(db.engine) as statements:
         response = client.get(url)
     assert response.status_code == 200, url
     return len(statements)

@@ -13,8 +13,8 @@ from app.meetings import services
 from app.meetings.models import Attendance, LeaderNote, MeetingRecord, Theme
 from app.programme import services as programme
 from app.scheduling import services as scheduling
-from app.scheduling.services import to_local
-from tests.conftest import TODAY, give_training, make_group, make_user
+from app.timeutil import to_local
+from tests.factories import give_training, make_group, make_user
 
 PHONE_SUMMARY = "The mother (13812345678) shouted at the night nurse."
 
@@ -175,23 +175,24 @@ def test_a_phone_number_in_the_summary_is_refused_beside_the_field_and_nothing_i
     assert count(db, MeetingRecord) == 0 and count(db, Attendance) == 0
 
 
-def test_a_meeting_cannot_be_recorded_as_held_before_it_starts(client, db, group, crew, leader, signed_in_leader):
-    future = scheduling.add_extra_meeting(None, group, day=TODAY + timedelta(days=7), at=time(14, 0))
+def test_a_meeting_cannot_be_recorded_as_held_before_it_starts(client, db, group, crew, leader, signed_in_leader,
+                                                               today):
+    future = scheduling.add_extra_meeting(None, group, day=today + timedelta(days=7), at=time(14, 0))
     scheduling.assign_leaders(None, future, leader)
     db.session.commit()
     page = text(client.get(f"/meetings/{future.id}/record"))
     assert "has not started yet" in page
-    data = record_data(future, crew, started_on=(TODAY - timedelta(days=1)).isoformat())
+    data = record_data(future, crew, started_on=(today - timedelta(days=1)).isoformat())
     response = client.post(f"/meetings/{future.id}/record", data=data)
     assert response.status_code == 409
     assert "cannot be recorded as held before its start time" in field_error(text(response), "status-cancelled")
     assert reload(db, future).status == "scheduled"
 
 
-def test_an_actual_start_in_the_future_is_refused(client, db, crew, past_meetings, signed_in_leader):
+def test_an_actual_start_in_the_future_is_refused(client, db, crew, past_meetings, signed_in_leader, today):
     meeting = past_meetings[0]
     response = client.post(f"/meetings/{meeting.id}/record",
-                           data=record_data(meeting, crew, started_on=(TODAY + timedelta(days=2)).isoformat()))
+                           data=record_data(meeting, crew, started_on=(today + timedelta(days=2)).isoformat()))
     assert response.status_code == 422
     assert "cannot be in the future" in field_error(text(response), "started_at")
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from app.audit.models import AuditEntry
 from app.errors import Conflict, DomainError
-from app.feedback import services as feedback
 from app.feedback.models import FeedbackRound, RoundMeeting
+from app.feedback.services import rounds as feedback
 from app.meetings import services
 from app.meetings.models import Theme
 from app.scheduling.models import Meeting

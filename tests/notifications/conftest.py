@@ -1,9 +1,9 @@
-"""Notification fixtures: the mail outbox, a meeting ten days ahead, and a throw-away PostgreSQL database."""
+"""Notification fixtures: a meeting ten days ahead (tests/factories.make_meeting) and a throw-away PostgreSQL
+database; the mail outbox is in tests/conftest.py."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -11,28 +11,10 @@ from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.extensions import db as _db
-from app.scheduling import services as scheduling
-from tests.conftest import TODAY
+from tests.factories import make_meeting
 
 # The machines' PostgreSQL (trust auth); tests make their own database on it and drop it afterwards.
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def outbox(app):
-    """The locmem backend's outbox, emptied (made before any thread sends, so all share one list)."""
-    state = app.extensions["mailman"]
-    state.outbox = []
-    return state.outbox
-
-
-def make_meeting(group, leader=None, days_ahead=10, at=time(14, 0), **kw):
-    """A one-off meeting of `group` `days_ahead` days from today at `at` local time, led by `leader`."""
-    kw.setdefault("location", "Room 5, Building 2")
-    meeting = scheduling.add_extra_meeting(None, group, day=TODAY + timedelta(days=days_ahead), at=at, **kw)
-    if leader is not None:
-        scheduling.assign_leaders(None, meeting, leader)
-    return meeting
 
 
 @pytest.fixture

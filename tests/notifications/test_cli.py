@@ -9,10 +9,8 @@ import sqlalchemy as sa
 from app.extensions import db as _db
 from app.notifications import services
 from app.notifications.models import Notification
-from app.programme import services as programme
-from app.scheduling.services import to_local
-from tests.conftest import give_training, make_group, make_org, make_user
-from tests.notifications.conftest import make_meeting
+from app.timeutil import to_local
+from tests.factories import make_group, make_leader, make_meeting, make_org
 
 
 def iso(moment) -> str:
@@ -96,10 +94,8 @@ def test_a_second_run_on_the_same_sqlite_database_gives_way(app, db, meeting, ou
 def test_on_postgresql_a_run_gives_way_while_another_holds_the_advisory_lock(pg_app):
     with pg_app.app_context():
         org = make_org()
-        leader = make_user("leader@example.org", roles=["leader"], name="Leader Li")
-        give_training(leader, "leader")
-        group = make_group(org)
-        programme.add_group_leader(None, group, leader)
+        leader = make_leader()
+        group = make_group(org, leader=leader)
         meeting = make_meeting(group, leader)
         _db.session.commit()
         now = iso(meeting.starts_at - timedelta(hours=2))

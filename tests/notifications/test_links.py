@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.scheduling.services import to_local
+from app.timeutil import to_local
 from config import ConfigurationError
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_8000 = "http://127.0.0.1:8000"

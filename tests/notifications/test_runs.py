@@ -13,11 +13,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from app.main.system import operations_problems
+from app.main.queries import operations_problems
 from app.notifications import rules, services
 from app.notifications.models import JobRun, Notification
-from app.scheduling.services import to_local
-from app.timeutil import utcnow
+from app.timeutil import to_local, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 

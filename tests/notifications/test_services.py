@@ -13,10 +13,8 @@ from app.notifications import services
 from app.notifications.models import Notification
 from app.programme import services as programme
 from app.scheduling import services as scheduling
-from app.scheduling.services import local_date
-from app.timeutil import utcnow
-from tests.conftest import TODAY, give_training, make_group, make_org, make_user
-from tests.notifications.conftest import make_meeting
+from app.timeutil import local_date, local_today, utcnow
+from tests.factories import make_group, make_leader, make_meeting, make_org, make_user
 
 HOUR = timedelta(hours=1)
 
@@ -70,12 +68,12 @@ def test_a_meeting_that_has_started_gets_no_reminder(db, meeting, outbox):
     assert {n.error for n in rows(db)} == {"meeting already started"}
 
 
-def test_members_are_reminded_of_meetings_on_days_they_belong_to_the_group(db, group, leader, outbox):
+def test_members_are_reminded_of_meetings_on_days_they_belong_to_the_group(db, group, leader, outbox, today):
     later = make_user("later@example.org", name="Joins Later")
     gone = make_user("gone@example.org", name="Has Left")
-    programme.add_member(None, group, later, joined_on=TODAY + timedelta(days=20))
-    left = programme.add_member(None, group, gone, joined_on=TODAY - timedelta(days=60))
-    programme.end_membership(None, left, TODAY - timedelta(days=1))
+    programme.add_member(None, group, later, joined_on=today + timedelta(days=20))
+    left = programme.add_member(None, group, gone, joined_on=today - timedelta(days=60))
+    programme.end_membership(None, left, today - timedelta(days=1))
     meeting = make_meeting(group, leader)
     db.session.commit()
     queued = services.queue_due_reminders(meeting.starts_at - HOUR)
@@ -312,7 +310,7 @@ def _race(app, now, monkeypatch):
 def _crowd(group, leader, meetings=3, members=6):
     for i in range(members):
         person = make_user(f"crowd{i}@example.org", name=f"Crowd {i}")
-        programme.add_member(None, group, person, joined_on=TODAY - timedelta(days=10))
+        programme.add_member(None, group, person, joined_on=local_today() - timedelta(days=10))
     return [make_meeting(group, leader, at=time(9 + 2 * i, 0)) for i in range(meetings)]
 
 
@@ -342,10 +340,8 @@ def test_two_runs_at_once_send_each_reminder_exactly_once_on_the_suites_database
 def test_two_runs_at_once_send_each_reminder_exactly_once_on_postgresql(pg_app, monkeypatch):
     with pg_app.app_context():
         org = make_org()
-        leader = make_user("leader@example.org", roles=["leader"], name="Leader Li")
-        give_training(leader, "leader")
-        group = make_group(org)
-        programme.add_group_leader(None, group, leader)
+        leader = make_leader()
+        group = make_group(org, leader=leader)
         meetings = _crowd(group, leader)
         _db.session.commit()
         now = meetings[0].starts_at - HOUR

@@ -3,67 +3,23 @@
 from __future__ import annotations
 
 import gc
-import socket
 from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from babel.dates import format_date
 
 from app.notifications.models import Notification
-from app.scheduling.services import to_local
-from tests.notifications.conftest import make_meeting
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message, or refuses every one with `refuse` (an SMTP reply)."""
-
-    def __init__(self, refuse: str | None = None):
-        self.envelopes = []
-        self.refuse = refuse
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
-            return self.refuse
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    # aiosmtpd's Controller(port=0) fails its own start-up check, so pick a port first.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(app, monkeypatch, inbox):
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    for key, value in {"MAIL_BACKEND": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port}.items():
-        monkeypatch.setitem(app.config, key, value)
-    # Flask-Mailman copied the settings into its state at start-up; point that state at the server.
-    state = app.extensions["mailman"]
-    for attribute, value in {"backend": "smtp", "server": "127.0.0.1", "port": port, "use_tls": False,
-                             "use_ssl": False, "username": None, "password": None, "timeout": 10}.items():
-        monkeypatch.setattr(state, attribute, value)
-    return controller
-
-
-@pytest.fixture
-def smtp_server(app, monkeypatch):
-    inbox = Inbox()
-    controller = _serve(app, monkeypatch, inbox)
-    yield inbox
-    controller.stop()
+from app.timeutil import to_local
+from tests.factories import make_meeting
+from tests.mailserver import Inbox, smtp_to
 
 
 @pytest.fixture
 def refusing_smtp_server(app, monkeypatch):
     inbox = Inbox(refuse="554 Transaction failed: no reminders today")
-    controller = _serve(app, monkeypatch, inbox)
+    controller = smtp_to(app, monkeypatch, inbox)
     yield inbox
     controller.stop()
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from app.programme import services
 from app.programme.forms import local_today
 from app.programme.models import Group, GroupLeader, Membership, Organisation
-from tests.conftest import TODAY, give_training, make_group, make_org, make_user
+from tests.factories import give_training, make_group, make_org, make_user
+from tests.querylog import recorded_statements
 
 GROUP_FIELDS = {
     "name": "Night-shift nurses", "description": "Nurses of the night shifts.", "capacity": "10",
@@ -243,9 +243,10 @@ def test_emoji_in_names_are_kept_as_typed(client, auth, coordinator, org, db):
     assert "Balint 🙂 group" in text(client.get("/groups"))
 
 
-def test_the_group_list_filters_searches_and_counts_current_members(client, auth, coordinator, group, other_org, db):
+def test_the_group_list_filters_searches_and_counts_current_members(client, auth, coordinator, group, other_org, db,
+                                                                    today):
     make_group(other_org, "Surgeons", status="paused")
-    services.add_member(None, group, make_user("second@example.org"), TODAY)
+    services.add_member(None, group, make_user("second@example.org"), today)
     db.session.commit()
     auth.login(coordinator)
     page = text(client.get("/groups"))
@@ -262,16 +263,8 @@ def test_the_group_list_filters_searches_and_counts_current_members(client, auth
 
 def statements_for(client, db, url) -> int:
     """How many SQL statements one page needs."""
-    statements = []
-
-    def record(_conn, _cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(db.engine) as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return len(statements)
 
 
@@ -280,7 +273,7 @@ def add_groups(db, org, names):
     for name in names:
         g = make_group(org, name)
         services.add_group_leader(None, g, leader)
-        services.add_member(None, g, make_user(f"{name}@example.org"), TODAY)
+        services.add_member(None, g, make_user(f"{name}@example.org"), local_today())
     db.session.commit()
 
 
@@ -303,14 +296,14 @@ def test_the_organisation_list_needs_the_same_number_of_queries_for_many_organis
     assert statements_for(client, db, "/organisations") == few
 
 
-def test_the_group_page_needs_the_same_number_of_queries_for_many_members(client, auth, coordinator, group, db):
+def test_the_group_page_needs_the_same_number_of_queries_for_many_members(client, auth, coordinator, group, db, today):
     auth.login(coordinator)
     few = statements_for(client, db, f"/groups/{group.id}")
     for n in range(6):
         person = make_user(f"p{n}@example.org", department="Paediatrics", profession="nurse")
-        services.add_member(None, group, person, TODAY - timedelta(days=10))
+        services.add_member(None, group, person, today - timedelta(days=10))
         if n % 2:
-            services.end_membership(None, services.open_membership(group, person), TODAY)
+            services.end_membership(None, services.open_membership(group, person), today)
     extra_leader = make_user("second-leader@example.org", roles=["leader"])
     give_training(extra_leader)
     services.add_group_leader(None, group, extra_leader)
@@ -329,14 +322,14 @@ def test_a_scoped_coordinator_chooses_only_their_organisation_for_a_group(client
 
 
 def test_a_scoped_coordinator_gets_403_on_another_organisations_group(client, auth, org_coordinator, other_org,
-                                                                      outsider, db):
+                                                                      outsider, db, today):
     foreign = make_group(other_org, "Foreign")
     db.session.commit()
     auth.login(org_coordinator)
     assert client.get(f"/groups/{foreign.id}").status_code == 403
     assert client.get(f"/groups/{foreign.id}/edit").status_code == 403
     response = client.post(f"/groups/{foreign.id}/members",
-                           data={"member-user_id": outsider.id, "member-joined_on": TODAY.isoformat()})
+                           data={"member-user_id": outsider.id, "member-joined_on": today.isoformat()})
     assert response.status_code == 403
     assert count(db, Membership, Membership.group_id == foreign.id) == 0
     assert "Foreign" not in text(client.get("/groups"))
@@ -345,9 +338,9 @@ def test_a_scoped_coordinator_gets_403_on_another_organisations_group(client, au
 # --- the group page --------------------------------------------------------------------------
 
 
-def test_a_member_sees_their_group_but_not_its_history_or_forms(client, auth, member, group, outsider, db):
-    services.add_member(None, group, outsider, TODAY - timedelta(days=20))
-    services.end_membership(None, services.open_membership(group, outsider), TODAY - timedelta(days=1))
+def test_a_member_sees_their_group_but_not_its_history_or_forms(client, auth, member, group, outsider, db, today):
+    services.add_member(None, group, outsider, today - timedelta(days=20))
+    services.end_membership(None, services.open_membership(group, outsider), today - timedelta(days=1))
     db.session.commit()
     auth.login(member)
     response = client.get(f"/groups/{group.id}")
@@ -358,7 +351,8 @@ def test_a_member_sees_their_group_but_not_its_history_or_forms(client, auth, me
     assert "Add a member" not in page and "End membership" not in page and "verified training" not in page
 
 
-def test_a_member_gets_403_on_another_group_and_on_every_manage_action(client, auth, member, group, org, leader, db):
+def test_a_member_gets_403_on_another_group_and_on_every_manage_action(client, auth, member, group, org, leader, db,
+                                                                       today):
     other = make_group(org, "Other group")
     db.session.commit()
     membership = services.open_membership(group, member)
@@ -369,17 +363,18 @@ def test_a_member_gets_403_on_another_group_and_on_every_manage_action(client, a
     assert client.get("/organisations").status_code == 403
     assert client.get(f"/groups/{group.id}/edit").status_code == 403
     assert client.post(f"/groups/{group.id}/members",
-                       data={"member-user_id": member.id, "member-joined_on": TODAY.isoformat()}).status_code == 403
+                       data={"member-user_id": member.id, "member-joined_on": today.isoformat()}).status_code == 403
     assert client.post(f"/groups/{group.id}/members/{membership.id}/end",
-                       data={f"end-{membership.id}-left_on": TODAY.isoformat()}).status_code == 403
+                       data={f"end-{membership.id}-left_on": today.isoformat()}).status_code == 403
     assert client.post(f"/groups/{group.id}/leaders", data={"leader-user_id": leader.id}).status_code == 403
     assert client.post(f"/groups/{group.id}/leaders/{standing.id}/remove").status_code == 403
     assert len(memberships_of(db, group, member)) == 1 and memberships_of(db, group, member)[0].left_on is None
     assert count(db, GroupLeader, GroupLeader.group_id == group.id) == 1
 
 
-def test_a_leader_sees_past_memberships_of_their_group_but_cannot_manage_it(client, auth, leader, group, member, db):
-    services.end_membership(None, services.open_membership(group, member), TODAY)
+def test_a_leader_sees_past_memberships_of_their_group_but_cannot_manage_it(client, auth, leader, group, member, db,
+                                                                            today):
+    services.end_membership(None, services.open_membership(group, member), today)
     db.session.commit()
     auth.login(leader)
     page = text(client.get(f"/groups/{group.id}"))
@@ -393,7 +388,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, group):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_unknown_ids_give_404(client, auth, coordinator, group, member, org, db):
+def test_unknown_ids_give_404(client, auth, coordinator, group, member, org, db, today):
     other = make_group(org, "Other group")
     db.session.commit()
     membership = services.open_membership(group, member)
@@ -408,7 +403,7 @@ def test_unknown_ids_give_404(client, auth, coordinator, group, member, org, db)
     assert client.post(f"/groups/{group.id}/leaders/99999/remove").status_code == 404
     # ids that exist but belong to another group
     assert client.post(f"/groups/{other.id}/members/{membership.id}/end",
-                       data={f"end-{membership.id}-left_on": TODAY.isoformat()}).status_code == 404
+                       data={f"end-{membership.id}-left_on": today.isoformat()}).status_code == 404
     assert client.post(f"/groups/{other.id}/leaders/{standing.id}/remove").status_code == 404
     assert memberships_of(db, group, member)[0].left_on is None
     assert count(db, GroupLeader) == 1
@@ -418,14 +413,14 @@ def test_unknown_ids_give_404(client, auth, coordinator, group, member, org, db)
 
 
 def test_a_coordinator_adds_a_member_ends_the_membership_and_the_member_rejoins(
-    client, auth, coordinator, group, outsider, db
+    client, auth, coordinator, group, outsider, db, today
 ):
     auth.login(coordinator)
     page = text(client.get(f"/groups/{group.id}"))
     assert f'<option value="{outsider.id}">Outsider Ou' in page
     assert f'name="member-joined_on" required type="date" value="{local_today().isoformat()}"' in page
 
-    joined = TODAY - timedelta(days=20)
+    joined = today - timedelta(days=20)
     response = client.post(f"/groups/{group.id}/members",
                            data={"member-user_id": outsider.id, "member-joined_on": joined.isoformat()},
                            follow_redirects=True)
@@ -433,18 +428,18 @@ def test_a_coordinator_adds_a_member_ends_the_membership_and_the_member_rejoins(
     (first,) = memberships_of(db, group, outsider)
     assert (first.joined_on, first.left_on) == (joined, None)
 
-    left = TODAY - timedelta(days=5)
+    left = today - timedelta(days=5)
     response = client.post(f"/groups/{group.id}/members/{first.id}/end",
                            data={f"end-{first.id}-left_on": left.isoformat()}, follow_redirects=True)
     assert "left the group" in text(response) and "Past memberships" in text(response)
     assert memberships_of(db, group, outsider)[0].left_on == left
 
     response = client.post(f"/groups/{group.id}/members",
-                           data={"member-user_id": outsider.id, "member-joined_on": TODAY.isoformat()},
+                           data={"member-user_id": outsider.id, "member-joined_on": today.isoformat()},
                            follow_redirects=True)
     assert response.status_code == 200
     rows = memberships_of(db, group, outsider)
-    assert [(m.joined_on, m.left_on) for m in rows] == [(joined, left), (TODAY, None)]
+    assert [(m.joined_on, m.left_on) for m in rows] == [(joined, left), (today, None)]
 
 
 def test_a_current_member_is_not_offered_again(client, auth, coordinator, group, member):
@@ -462,23 +457,24 @@ def test_a_scoped_coordinator_is_offered_only_people_of_their_organisation(clien
     assert "Outsider Ou" in page and "Elsewhere Er" not in page
 
 
-def test_a_full_group_refuses_a_member_beside_the_person_field(client, auth, coordinator, org, outsider, member, db):
+def test_a_full_group_refuses_a_member_beside_the_person_field(client, auth, coordinator, org, outsider, member, db,
+                                                               today):
     small = make_group(org, "Small", capacity=1)
-    services.add_member(None, small, member, TODAY)
+    services.add_member(None, small, member, today)
     db.session.commit()
     auth.login(coordinator)
     response = client.post(f"/groups/{small.id}/members",
-                           data={"member-user_id": outsider.id, "member-joined_on": TODAY.isoformat()})
+                           data={"member-user_id": outsider.id, "member-joined_on": today.isoformat()})
     assert response.status_code == 422
     assert "The group is full (capacity 1)" in text(response) and "is-invalid" in text(response)
     assert memberships_of(db, small, outsider) == []
 
 
-def test_a_rejoin_on_the_day_of_leaving_is_refused_beside_the_date(client, auth, coordinator, group, member, db):
-    services.end_membership(None, services.open_membership(group, member), TODAY - timedelta(days=3))
+def test_a_rejoin_on_the_day_of_leaving_is_refused_beside_the_date(client, auth, coordinator, group, member, db, today):
+    services.end_membership(None, services.open_membership(group, member), today - timedelta(days=3))
     db.session.commit()
     auth.login(coordinator)
-    day = (TODAY - timedelta(days=3)).isoformat()
+    day = (today - timedelta(days=3)).isoformat()
     response = client.post(f"/groups/{group.id}/members", data={"member-user_id": member.id, "member-joined_on": day})
     assert response.status_code == 422
     page = text(response)
@@ -489,17 +485,18 @@ def test_a_rejoin_on_the_day_of_leaving_is_refused_beside_the_date(client, auth,
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"member-user_id": "abc", "member-joined_on": TODAY.isoformat()}, "Choose a person"),
-        ({"member-user_id": "99999", "member-joined_on": TODAY.isoformat()}, "Not a valid choice"),
-        ({"member-user_id": "", "member-joined_on": TODAY.isoformat()}, "Choose a person"),
-        ({"member-user_id": "🙂", "member-joined_on": TODAY.isoformat()}, "Choose a person"),
+        ({"member-user_id": "abc", "member-joined_on": "{today}"}, "Choose a person"),
+        ({"member-user_id": "99999", "member-joined_on": "{today}"}, "Not a valid choice"),
+        ({"member-user_id": "", "member-joined_on": "{today}"}, "Choose a person"),
+        ({"member-user_id": "🙂", "member-joined_on": "{today}"}, "Choose a person"),
         ({"member-user_id": "{outsider}", "member-joined_on": "yesterday"}, "Not a valid date value"),
         ({"member-user_id": "{outsider}", "member-joined_on": ""}, "Enter a date"),
         ({"member-user_id": "{outsider}", "member-joined_on": "2024-02-30"}, "Not a valid date value"),
     ],
 )
-def test_odd_member_input_is_shown_beside_the_field(client, auth, coordinator, group, outsider, db, data, message):
-    data = {k: v.format(outsider=outsider.id) for k, v in data.items()}
+def test_odd_member_input_is_shown_beside_the_field(client, auth, coordinator, group, outsider, db, data, message,
+                                                    today):
+    data = {k: v.format(outsider=outsider.id, today=today) for k, v in data.items()}
     auth.login(coordinator)
     response = client.post(f"/groups/{group.id}/members", data=data)
     assert response.status_code == 422
@@ -528,26 +525,26 @@ def test_ending_a_membership_with_a_bad_date_is_refused(client, auth, coordinato
     assert memberships_of(db, group, member)[0].left_on is None
 
 
-def test_ending_an_ended_membership_again_changes_nothing(client, auth, coordinator, group, member, db):
+def test_ending_an_ended_membership_again_changes_nothing(client, auth, coordinator, group, member, db, today):
     membership = services.open_membership(group, member)
-    services.end_membership(None, membership, TODAY - timedelta(days=2))
+    services.end_membership(None, membership, today - timedelta(days=2))
     db.session.commit()
     auth.login(coordinator)
     response = client.post(f"/groups/{group.id}/members/{membership.id}/end",
-                           data={f"end-{membership.id}-left_on": TODAY.isoformat()}, follow_redirects=True)
+                           data={f"end-{membership.id}-left_on": today.isoformat()}, follow_redirects=True)
     assert "already ended" in text(response)
-    assert memberships_of(db, group, member)[0].left_on == TODAY - timedelta(days=2)
+    assert memberships_of(db, group, member)[0].left_on == today - timedelta(days=2)
 
 
 # --- leaders through the page ----------------------------------------------------------------
 
 
-def test_the_leader_choices_show_who_has_valid_verified_training_today(client, auth, coordinator, org, db):
+def test_the_leader_choices_show_who_has_valid_verified_training_today(client, auth, coordinator, org, db, today):
     target = make_group(org, "Needs leaders")
     qualified = make_user("q@example.org", roles=["leader"], name="Qualified Qi")
     give_training(qualified, "leader")
     expired = make_user("e@example.org", roles=["leader"], name="Expired Er")
-    give_training(expired, "leader", completed_on=TODAY - timedelta(days=800), valid_until=TODAY - timedelta(days=1))
+    give_training(expired, "leader", completed_on=today - timedelta(days=800), valid_until=today - timedelta(days=1))
     unverified = make_user("u@example.org", roles=["leader"], name="Unverified Un")
     give_training(unverified, "leader", verified=False)
     make_user("plain@example.org", roles=["member"], name="Plain Pu")
@@ -600,20 +597,20 @@ def test_odd_leader_input_is_shown_beside_the_field(client, auth, coordinator, g
 
 
 def test_the_forms_of_the_group_page_work_with_csrf_protection_on(app, client, auth, coordinator, group, member,
-                                                                  outsider, db, monkeypatch):
+                                                                  outsider, db, monkeypatch, today):
     auth.login(coordinator)
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     membership = services.open_membership(group, member)
     page = text(client.get(f"/groups/{group.id}"))
     token = re.search(rf'name="end-{membership.id}-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     assert client.post(f"/groups/{group.id}/members/{membership.id}/end",
-                       data={f"end-{membership.id}-left_on": TODAY.isoformat()}).status_code == 400
+                       data={f"end-{membership.id}-left_on": today.isoformat()}).status_code == 400
     response = client.post(f"/groups/{group.id}/members/{membership.id}/end",
                            data={f"end-{membership.id}-csrf_token": token,
-                                 f"end-{membership.id}-left_on": TODAY.isoformat()})
+                                 f"end-{membership.id}-left_on": today.isoformat()})
     assert response.status_code == 302
-    assert memberships_of(db, group, member)[0].left_on == TODAY
+    assert memberships_of(db, group, member)[0].left_on == today
     token = re.search(r'name="member-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     response = client.post(f"/groups/{group.id}/members", data={
-        "member-csrf_token": token, "member-user_id": outsider.id, "member-joined_on": TODAY.isoformat()})
+        "member-csrf_token": token, "member-user_id": outsider.id, "member-joined_on": today.isoformat()})
     assert response.status_code == 302 and len(memberships_of(db, group, outsider)) == 1

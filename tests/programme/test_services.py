@@ -10,7 +10,7 @@ from app.audit.models import AuditEntry
 from app.errors import Conflict, DomainError, NotAllowed
 from app.programme import services
 from app.programme.models import Group, GroupLeader, Membership, Organisation
-from tests.conftest import TODAY, make_group, make_user
+from tests.factories import make_group, make_user
 
 # --- organisations ---------------------------------------------------------------------------
 
@@ -104,38 +104,38 @@ def test_updating_a_group_changes_only_what_is_given_and_audits_it(db, org):
 # --- memberships -----------------------------------------------------------------------------
 
 
-def test_a_full_group_refuses_one_more_member(db, org):
+def test_a_full_group_refuses_one_more_member(db, org, today):
     group = make_group(org, capacity=2)
     for n in range(2):
-        services.add_member(None, group, make_user(f"m{n}@example.org"), TODAY)
+        services.add_member(None, group, make_user(f"m{n}@example.org"), today)
     with pytest.raises(DomainError) as caught:
-        services.add_member(None, group, make_user("third@example.org"), TODAY)
+        services.add_member(None, group, make_user("third@example.org"), today)
     assert caught.value.field == "user_id"
     assert services.current_member_count(group) == 2
 
 
-def test_a_current_member_cannot_be_added_twice(db, group, member):
+def test_a_current_member_cannot_be_added_twice(db, group, member, today):
     with pytest.raises(Conflict):
-        services.add_member(None, group, member, TODAY)
+        services.add_member(None, group, member, today)
 
 
-def test_rejoining_after_leaving_adds_a_new_membership_and_keeps_the_old_one(db, group, member):
+def test_rejoining_after_leaving_adds_a_new_membership_and_keeps_the_old_one(db, group, member, today):
     first = services.open_membership(group, member)
-    services.end_membership(None, first, TODAY - timedelta(days=10))
-    services.add_member(None, group, member, TODAY - timedelta(days=2))
+    services.end_membership(None, first, today - timedelta(days=10))
+    services.add_member(None, group, member, today - timedelta(days=2))
     rows = db.session.scalars(
         sa.select(Membership).where(Membership.user_id == member.id).order_by(Membership.joined_on)
     ).all()
     assert [(m.joined_on, m.left_on) for m in rows] == [
-        (TODAY - timedelta(days=30), TODAY - timedelta(days=10)),
-        (TODAY - timedelta(days=2), None),
+        (today - timedelta(days=30), today - timedelta(days=10)),
+        (today - timedelta(days=2), None),
     ]
 
 
-def test_a_rejoin_may_not_start_on_or_before_the_day_the_last_membership_ended(db, group, member):
-    services.end_membership(None, services.open_membership(group, member), TODAY - timedelta(days=5))
+def test_a_rejoin_may_not_start_on_or_before_the_day_the_last_membership_ended(db, group, member, today):
+    services.end_membership(None, services.open_membership(group, member), today - timedelta(days=5))
     with pytest.raises(DomainError) as caught:
-        services.add_member(None, group, member, TODAY - timedelta(days=5))
+        services.add_member(None, group, member, today - timedelta(days=5))
     assert caught.value.field == "joined_on"
 
 
@@ -147,25 +147,25 @@ def test_a_membership_cannot_end_before_it_began(db, group, member):
     assert membership.left_on is None
 
 
-def test_a_membership_ends_only_once(db, group, member):
+def test_a_membership_ends_only_once(db, group, member, today):
     membership = services.open_membership(group, member)
-    services.end_membership(None, membership, TODAY)
+    services.end_membership(None, membership, today)
     with pytest.raises(Conflict):
-        services.end_membership(None, membership, TODAY)
+        services.end_membership(None, membership, today)
 
 
-def test_a_deactivated_person_cannot_join(db, org):
+def test_a_deactivated_person_cannot_join(db, org, today):
     group = make_group(org)
     person = make_user("gone@example.org")
     person.active = False
     with pytest.raises(DomainError):
-        services.add_member(None, group, person, TODAY)
+        services.add_member(None, group, person, today)
 
 
-def test_joining_a_group_gives_the_member_role(db, org):
+def test_joining_a_group_gives_the_member_role(db, org, today):
     group = make_group(org)
     person = make_user("coord2@example.org", roles=["coordinator"])
-    services.add_member(None, group, person, TODAY)
+    services.add_member(None, group, person, today)
     assert person.has_role("member")
 
 
@@ -180,16 +180,16 @@ def test_a_member_cannot_be_made_a_leader_of_the_same_group(db, group, member):
     assert not services.is_group_leader(group, member)
 
 
-def test_a_leader_of_a_group_cannot_join_it_as_a_member(db, group, leader):
+def test_a_leader_of_a_group_cannot_join_it_as_a_member(db, group, leader, today):
     with pytest.raises(Conflict) as caught:
-        services.add_member(None, group, leader, TODAY)
+        services.add_member(None, group, leader, today)
     assert caught.value.field == "user_id"
     assert services.open_membership(group, leader) is None
 
 
-def test_a_leader_may_be_a_member_of_another_group(db, org, group, leader):
+def test_a_leader_may_be_a_member_of_another_group(db, org, group, leader, today):
     other = make_group(org, "Surgeons")
-    services.add_member(None, other, leader, TODAY)
+    services.add_member(None, other, leader, today)
     assert services.open_membership(other, leader) is not None
 
 
@@ -216,22 +216,23 @@ def test_a_scoped_coordinator_cannot_create_organisations(db, org_coordinator):
         services.create_organisation(org_coordinator, name="New Clinic")
 
 
-def test_a_scoped_coordinator_manages_groups_of_their_organisation(db, org, org_coordinator, member):
+def test_a_scoped_coordinator_manages_groups_of_their_organisation(db, org, org_coordinator, member, today):
     group = services.create_group(org_coordinator, name="Own group", organisation_id=org.id)
     services.update_group(org_coordinator, group, capacity=9)
-    services.add_member(org_coordinator, group, member, TODAY)
+    services.add_member(org_coordinator, group, member, today)
     services.update_organisation(org_coordinator, org, name="Renamed Hospital", kind="hospital")
     assert (group.capacity, services.current_member_count(group), org.name) == (9, 1, "Renamed Hospital")
 
 
-def test_a_scoped_coordinator_cannot_touch_another_organisation(db, org_coordinator, other_org, outsider, leader):
+def test_a_scoped_coordinator_cannot_touch_another_organisation(db, org_coordinator, other_org, outsider, leader,
+                                                                today):
     foreign = make_group(other_org, "Foreign")
     with pytest.raises(NotAllowed):
         services.create_group(org_coordinator, name="Sneaky", organisation_id=other_org.id)
     with pytest.raises(NotAllowed):
         services.update_group(org_coordinator, foreign, capacity=9)
     with pytest.raises(NotAllowed):
-        services.add_member(org_coordinator, foreign, outsider, TODAY)
+        services.add_member(org_coordinator, foreign, outsider, today)
     with pytest.raises(NotAllowed):
         services.add_group_leader(org_coordinator, foreign, leader)
     with pytest.raises(NotAllowed):

@@ -10,14 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from app.programme import services as programme
-from app.scheduling import calendars, services
+from app.scheduling import services
 from app.scheduling.models import CalendarFeed
-from app.timeutil import utcnow
-from tests.conftest import TODAY, give_training, make_group, make_user
+from app.scheduling.services import feeds as calendars
+from app.timeutil import local_today, utcnow
+from tests.factories import give_training, make_group, make_user
+from tests.querylog import recorded_statements
 
 
 def add_meeting(group, days_ahead, leader=None, at=time(14, 0)):
-    meeting = services.add_extra_meeting(None, group, day=TODAY + timedelta(days=days_ahead), at=at)
+    meeting = services.add_extra_meeting(None, group, day=local_today() + timedelta(days=days_ahead), at=at)
     if leader is not None:
         services.assign_leaders(None, meeting, leader)
     return meeting
@@ -82,18 +84,18 @@ def test_a_leaders_feed_holds_the_meetings_they_lead_in_any_group(client, db, le
     assert {m.uid for m in world["ours"]} <= found
 
 
-def test_a_members_feed_follows_their_membership_periods(db, group, leader, world):
+def test_a_members_feed_follows_their_membership_periods(db, group, leader, world, today):
     joiner = make_user("joiner@example.org", name="Joins Late")
-    membership = programme.add_member(None, group, joiner, joined_on=TODAY + timedelta(days=10))
-    programme.end_membership(None, membership, TODAY + timedelta(days=20))
+    membership = programme.add_member(None, group, joiner, joined_on=today + timedelta(days=10))
+    programme.end_membership(None, membership, today + timedelta(days=20))
     db.session.commit()
     found = calendars.meetings_for_user(joiner, calendars.feed_since(utcnow()))
     assert [m.id for m in found] == [world["ours"][1].id]  # day 17 only: days 3 and 31 are outside
 
 
-def test_the_feed_reaches_back_sixty_days(db, group):
+def test_the_feed_reaches_back_sixty_days(db, group, today):
     veteran = make_user("veteran@example.org", name="Long Standing")
-    programme.add_member(None, group, veteran, joined_on=TODAY - timedelta(days=400))
+    programme.add_member(None, group, veteran, joined_on=today - timedelta(days=400))
     old = add_meeting(group, -61)
     recent = add_meeting(group, -59)
     db.session.commit()
@@ -101,22 +103,14 @@ def test_the_feed_reaches_back_sixty_days(db, group):
     assert recent.id in found and old.id not in found
 
 
-def test_the_number_of_queries_does_not_grow_with_meetings_or_groups(db, org, leader, member, group):
+def test_the_number_of_queries_does_not_grow_with_meetings_or_groups(db, org, leader, member, group, today):
     def count_queries(user):
-        seen = []
-
-        def remember(conn, cursor, statement, *args):
-            seen.append(statement)
-
         db.session.expire_all()
         assert user.name  # the user loaded before counting, as the feed route has it
-        sa.event.listen(db.engine, "before_cursor_execute", remember)
-        try:
+        with recorded_statements(db.engine) as seen:
             found = calendars.meetings_for_user(user, calendars.feed_since(utcnow()))
             for meeting in found:
                 _ = (meeting.group.name, [ml.user.name for ml in meeting.leaders])
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", remember)
         return len(found), len(seen)
 
     add_meeting(group, 3, leader)
@@ -124,7 +118,7 @@ def test_the_number_of_queries_does_not_grow_with_meetings_or_groups(db, org, le
     few_meetings, few_queries = count_queries(member)
     for i in range(4):
         extra = make_group(org, f"Extra group {i}")
-        programme.add_member(None, extra, member, joined_on=TODAY - timedelta(days=5))
+        programme.add_member(None, extra, member, joined_on=today - timedelta(days=5))
         for d in (4, 11, 18):
             add_meeting(extra, d + i, leader if i % 2 else None, at=time(8 + i, 0))
     db.session.commit()
@@ -221,9 +215,9 @@ def test_people_outside_the_group_see_no_group_feed_page(client, auth, db, group
     assert client.get("/groups/999999/calendar").status_code == 404
 
 
-def test_a_group_feed_stops_working_when_its_maker_leaves_the_group(client, db, group, member, world):
+def test_a_group_feed_stops_working_when_its_maker_leaves_the_group(client, db, group, member, world, today):
     feed = calendars.group_feed(group, member)
-    programme.end_membership(None, group.memberships[0], TODAY)
+    programme.end_membership(None, group.memberships[0], today)
     db.session.commit()
     assert client.get(feed_path(feed)).status_code == 404
 

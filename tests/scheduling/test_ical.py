@@ -113,7 +113,7 @@ def test_an_online_meeting_gives_its_video_link_as_location_and_url(db, group):
 
 
 def test_long_and_chinese_text_is_folded_for_strict_importers(db, org, leader):
-    from tests.conftest import make_group
+    from tests.factories import make_group
 
     group = make_group(org, "儿科巴林特小组（住院部与门诊部医护人员联合小组）" * 2)
     meeting = services.add_extra_meeting(None, group, day=date(2027, 3, 3), at=time(14, 0),

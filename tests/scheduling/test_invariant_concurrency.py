@@ -20,7 +20,7 @@ from app.programme.models import Group, Membership
 from app.scheduling import services
 from app.scheduling.models import Meeting, MeetingLeader
 from app.sqlite import write_intent
-from tests.conftest import give_training, make_group, make_user
+from tests.factories import give_training, make_group, make_user
 
 
 def _run(app, barrier, outcomes, action):

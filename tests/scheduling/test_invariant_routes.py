@@ -13,8 +13,9 @@ from app.meetings.models import MeetingRecord, Theme
 from app.programme.models import Group, Membership
 from app.scheduling import services
 from app.scheduling.models import Meeting, MeetingLeader
-from app.scheduling.services import to_local
-from tests.conftest import TODAY, give_training, make_user
+from app.timeutil import to_local
+from tests.factories import give_training, make_user
+from tests.querylog import recorded_statements
 
 IDENTIFIERS = "患者住院号123456 电话13812345678"
 GROUP_FIELDS = {
@@ -91,9 +92,9 @@ def test_cancel_and_reschedule_reasons_with_patient_identifiers_are_refused_on_t
 
 
 def test_the_record_form_refuses_a_held_meeting_without_a_lead_beside_the_status(
-    client, auth, db, coordinator, group, member
+    client, auth, db, coordinator, group, member, today
 ):
-    meeting = services.add_extra_meeting(None, group, day=TODAY - timedelta(days=2), at=time(9, 0))
+    meeting = services.add_extra_meeting(None, group, day=today - timedelta(days=2), at=time(9, 0))
     db.session.commit()
     auth.login(coordinator)
     start = to_local(meeting.starts_at)
@@ -111,16 +112,16 @@ def test_the_record_form_refuses_a_held_meeting_without_a_lead_beside_the_status
 
 
 def test_a_person_leading_a_meeting_of_the_group_is_refused_as_its_member_beside_the_person(
-    client, auth, db, coordinator, group, org
+    client, auth, db, coordinator, group, org, today
 ):
     guest = make_user("guest@example.org", roles=["leader"], name="Guest Gao", organisation_id=org.id)
     give_training(guest, "leader", completed_on=date(2020, 1, 1))
-    meeting = services.add_extra_meeting(None, group, day=TODAY + timedelta(days=7), at=time(14, 0))
+    meeting = services.add_extra_meeting(None, group, day=today + timedelta(days=7), at=time(14, 0))
     services.assign_leaders(None, meeting, guest)
     db.session.commit()
     auth.login(coordinator)
     response = client.post(f"/groups/{group.id}/members",
-                           data={"member-user_id": guest.id, "member-joined_on": TODAY.isoformat()})
+                           data={"member-user_id": guest.id, "member-joined_on": today.isoformat()})
     assert response.status_code == 422
     assert "Guest Gao leads this group&#39;s meeting of" in errors_beside(text(response), "member-user_id")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(
@@ -130,13 +131,13 @@ def test_a_person_leading_a_meeting_of_the_group_is_refused_as_its_member_beside
 # --- flagged meetings -----------------------------------------------------------------------------
 
 @pytest.fixture
-def eves_meetings(db, group, org):
+def eves_meetings(db, group, org, today):
     """Eve leads two scheduled meetings of the persona group in the next weeks; her training has no end."""
     eve = make_user("eve@example.org", roles=["leader"], name="Expiring Eve", organisation_id=org.id)
     give_training(eve, "leader", completed_on=date(2020, 1, 1))
     found = []
     for days in (5, 20):
-        meeting = services.add_extra_meeting(None, group, day=TODAY + timedelta(days=days), at=time(14, 0))
+        meeting = services.add_extra_meeting(None, group, day=today + timedelta(days=days), at=time(14, 0))
         services.assign_leaders(None, meeting, eve)
         found.append(meeting)
     db.session.commit()
@@ -244,37 +245,28 @@ def test_a_training_note_with_a_patient_identifier_is_refused_beside_the_note(cl
 
 
 def test_query_counts_of_the_flagged_pages_do_not_grow_with_the_meetings(client, auth, db, coordinator, group,
-                                                                       eves_meetings):
-    from sqlalchemy import event
+                                                                       eves_meetings, today):
 
     eve, _meetings = eves_meetings
     record_class, eve_id = type(eve.training_records[0]), eve.id
 
     def statements(url: str) -> int:
         db.session.expunge_all()  # as a fresh request starts: nothing known yet
-        seen = []
-        def listener(_conn, _cursor, statement, *args):
-            if not statement.startswith("BEGIN"):  # SQLite's transaction start, issued as a statement
-                seen.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements(db.engine) as seen:
             assert client.get(url).status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
-        return len(seen)
+        return len([s for s in seen if not s.startswith("BEGIN")])  # SQLite's transaction start, as a statement
 
     db.session.execute(sa.update(record_class).where(record_class.user_id == eve_id)
-                       .values(valid_until=TODAY + timedelta(days=1)))
+                       .values(valid_until=today + timedelta(days=1)))
     db.session.commit()
     auth.login(coordinator)
     urls = ["/", f"/groups/{group.id}/schedule"]
     few = [statements(url) for url in urls]
     for days in range(6, 18):
-        meeting = services.add_extra_meeting(None, group, day=TODAY + timedelta(days=days), at=time(9, 0))
+        meeting = services.add_extra_meeting(None, group, day=today + timedelta(days=days), at=time(9, 0))
         services.assign_leaders(None, meeting, make_leader(f"l{days}@example.org"))
     db.session.commit()
-    db.session.execute(sa.update(record_class).values(valid_until=TODAY + timedelta(days=1)))
+    db.session.execute(sa.update(record_class).values(valid_until=today + timedelta(days=1)))
     db.session.commit()
     assert [statements(url) for url in urls] == few
 
@@ -286,10 +278,10 @@ def make_leader(email):
 
 
 def test_the_record_form_says_beforehand_why_the_meeting_cannot_be_recorded_as_held(
-    client, auth, db, coordinator, group, leader
+    client, auth, db, coordinator, group, leader, today
 ):
-    unled = services.add_extra_meeting(None, group, day=TODAY - timedelta(days=2), at=time(9, 0))
-    led = services.add_extra_meeting(None, group, day=TODAY - timedelta(days=3), at=time(9, 0))
+    unled = services.add_extra_meeting(None, group, day=today - timedelta(days=2), at=time(9, 0))
+    led = services.add_extra_meeting(None, group, day=today - timedelta(days=3), at=time(9, 0))
     services.assign_leaders(None, led, leader)
     db.session.commit()
     auth.login(coordinator)

@@ -13,8 +13,9 @@ from app.meetings import services as meetings
 from app.programme import services as programme
 from app.scheduling import rules, services
 from app.scheduling.models import Meeting, MeetingLeader
-from app.scheduling.services import ClashError, EligibilityError, InvariantError
-from tests.conftest import TODAY, give_training, make_group, make_user
+from app.scheduling.services import ClashError, EligibilityError, InvariantError, invariants
+from app.timeutil import local_date
+from tests.factories import give_training, make_group, make_user
 
 NOW = datetime(2031, 3, 20, 4, 0)  # 20 March 2031, noon in Beijing: after the March meetings below
 
@@ -47,7 +48,7 @@ def test_rescheduling_to_a_date_after_the_leads_training_expired_is_refused(db, 
     assert "Expiring Eve cannot be lead of this meeting on" in refused.value.message
     assert "The training is no longer valid on this date." in refused.value.message
     db.session.expire_all()
-    assert services.local_date(db.session.get(Meeting, meeting.id).starts_at) == date(2031, 3, 5)
+    assert local_date(db.session.get(Meeting, meeting.id).starts_at) == date(2031, 3, 5)
 
 
 def test_rescheduling_past_local_midnight_is_judged_on_the_local_date_not_the_utc_one(db, group, expiring):
@@ -216,17 +217,17 @@ def test_a_cancelled_meeting_does_not_stop_a_membership_but_is_checked_when_corr
 
 
 def test_a_standing_leader_cannot_join_and_a_member_until_later_cannot_become_a_standing_leader(
-    db, group, leader, member
+    db, group, leader, member, today
 ):
     with pytest.raises(programme.MembershipConflict) as refused:
-        programme.add_member(None, group, leader, TODAY)
+        programme.add_member(None, group, leader, today)
     assert refused.value.rule == programme.STANDING_LEADER
     accounts.set_roles(None, member, ["member", "leader"])
-    programme.end_membership(None, programme.open_membership(group, member), TODAY + timedelta(days=30))
+    programme.end_membership(None, programme.open_membership(group, member), today + timedelta(days=30))
     with pytest.raises(programme.MembershipConflict) as refused:
         programme.add_group_leader(None, group, member)
     assert refused.value.rule == programme.MEMBER_OF_GROUP
-    programme.add_group_leader(None, group, member, today=TODAY + timedelta(days=31))
+    programme.add_group_leader(None, group, member, today=today + timedelta(days=31))
 
 
 # --- changes to people: kept, and the meetings flagged --------------------------------------------
@@ -365,7 +366,7 @@ def test_the_database_itself_refuses_a_double_booking_on_postgresql(db, org, gro
     if db.engine.dialect.name == "postgresql":
         with pytest.raises(sa.exc.IntegrityError) as refused:
             db.session.execute(insert, {"m": y.id, "u": leader.id})
-        assert services._booking_clash_user(refused.value) == leader.id
+        assert invariants._booking_clash_user(refused.value) == leader.id
         db.session.rollback()
     else:
         db.session.execute(insert, {"m": y.id, "u": leader.id})

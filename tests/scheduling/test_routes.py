@@ -7,13 +7,13 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
-from app.accounts import services as accounts
 from app.programme import services as programme
 from app.scheduling import services
 from app.scheduling.models import HolidayException, HolidayYear, Meeting, MeetingLeader, Schedule
-from tests.conftest import PASSWORD, TODAY, give_training, make_group, make_user
+from app.timeutil import local_date, local_today
+from tests.factories import give_training, make_group, make_scoped_coordinator, make_user
+from tests.querylog import recorded_statements
 
 
 def text(response) -> str:
@@ -45,15 +45,6 @@ def rule_data(**changes) -> dict:
 
 def period(start: str, until: str) -> dict:
     return {"generate-start_on": start, "generate-until": until}
-
-
-def scoped_coordinator(db, organisation, email="scoped@example.org"):
-    user = accounts.create_user(
-        None, email=email, name="Scoped Coordinator", roles=["coordinator"], password=PASSWORD,
-        organisation_id=organisation.id, coordinator_org_id=organisation.id,
-    )
-    db.session.commit()
-    return user
 
 
 @pytest.fixture
@@ -101,10 +92,10 @@ def test_the_group_page_and_the_menu_lead_to_the_schedule_my_meetings_and_the_ho
     assert 'href="/holidays"' in text(client.get("/"))
 
 
-def test_the_schedule_page_offers_today_and_six_months_by_default(client, auth, leader, scheduled_group):
+def test_the_schedule_page_offers_today_and_six_months_by_default(client, auth, leader, scheduled_group, today):
     auth.login(leader)
     page = text(client.get(f"/groups/{scheduled_group.id}/schedule"))
-    start, until = services.default_period(TODAY)
+    start, until = services.default_period(today)
     assert f'name="generate-start_on" required type="date" value="{start.isoformat()}"' in page
     assert f'name="generate-until" required type="date" value="{until.isoformat()}"' in page
 
@@ -123,7 +114,7 @@ def test_a_fortnightly_rule_needs_its_first_date_and_keeps_what_was_typed(client
                                              "rule-start_on": "2031-01-02"}))
     assert response.status_code == 302
     client.post(f"/groups/{group.id}/schedule/generate", data=period("2031-01-01", "2031-01-31"))
-    assert [services.local_date(m.starts_at) for m in meetings_of(db, group)] == [
+    assert [local_date(m.starts_at) for m in meetings_of(db, group)] == [
         date(2031, 1, 2), date(2031, 1, 16), date(2031, 1, 30)]
 
 
@@ -181,7 +172,7 @@ def test_a_date_moved_for_a_holiday_says_why_on_the_schedule(client, auth, leade
     summary = text(response)
     assert "Moved for a holiday" in summary and "National Day" in summary
     (meeting,) = meetings_of(db, scheduled_group)
-    assert services.local_date(meeting.starts_at) == date(2026, 10, 8)
+    assert local_date(meeting.starts_at) == date(2026, 10, 8)
     listed = text(client.get(f"/groups/{scheduled_group.id}/schedule?show=past")) + text(
         client.get(f"/groups/{scheduled_group.id}/schedule"))
     assert "Moved from Oct 1, 2026: National Day" in listed
@@ -203,7 +194,7 @@ def test_a_coordinators_exception_day_moves_a_meeting_and_says_why(client, auth,
     client.post(f"/groups/{scheduled_group.id}/schedule/generate", data=period("2031-01-01", "2031-01-31"))
     page = text(client.get(f"/groups/{scheduled_group.id}/schedule"))
     assert "Moved from Jan 15, 2031: Hospital anniversary" in page
-    assert services.local_date(meetings_of(db, scheduled_group)[1].starts_at) == date(2031, 1, 16)
+    assert local_date(meetings_of(db, scheduled_group)[1].starts_at) == date(2031, 1, 16)
 
 
 def test_a_year_without_an_official_holiday_schedule_warns_until_a_coordinator_marks_it_entered(
@@ -259,7 +250,7 @@ def test_an_outsider_and_a_coordinator_of_another_organisation_are_refused(
     client, auth, outsider, other_org, first_half_of_2031, scheduled_group, db
 ):
     meeting = first_half_of_2031[0]
-    other_coordinator = scoped_coordinator(db, other_org)
+    other_coordinator = make_scoped_coordinator(other_org)
     for person in (outsider, other_coordinator):
         auth.login(person)
         assert client.get(f"/groups/{scheduled_group.id}/schedule").status_code == 403
@@ -273,7 +264,7 @@ def test_an_outsider_and_a_coordinator_of_another_organisation_are_refused(
 
 
 def test_a_coordinator_of_the_groups_organisation_schedules_it(client, auth, group, db):
-    mine = scoped_coordinator(db, group.organisation)
+    mine = make_scoped_coordinator(group.organisation)
     auth.login(mine)
     assert client.post(f"/groups/{group.id}/schedule/rule", data=rule_data()).status_code == 302
     assert client.post(f"/groups/{group.id}/schedule/generate",
@@ -300,12 +291,12 @@ def test_anonymous_visitors_are_sent_to_log_in(client, group):
 
 
 def test_the_meeting_page_suggests_eligible_free_leaders_fairest_first(
-    client, auth, leader, trainee_leader, first_half_of_2031, db
+    client, auth, leader, trainee_leader, first_half_of_2031, db, today
 ):
     busy = make_user("busy@example.org", roles=["leader"], name="Aaron Busy")
     give_training(busy)
     past = services.add_extra_meeting(None, make_group(first_half_of_2031[0].group.organisation, "Past"),
-                                      day=TODAY - timedelta(days=10), at=time(9, 0))
+                                      day=today - timedelta(days=10), at=time(9, 0))
     services.assign_leaders(None, past, busy)
     db.session.commit()
     auth.login(leader)
@@ -496,16 +487,16 @@ def test_my_meetings_lists_what_a_leader_leads_across_groups(client, auth, leade
     assert "Surgeons" in page and "Paediatrics Balint group" in page and page.count(">Lead</td>") == 2
 
 
-def test_a_former_member_no_longer_sees_the_groups_meetings(client, auth, member, first_half_of_2031, group, db):
-    programme.end_membership(None, programme.open_membership(group, member), TODAY)
+def test_a_former_member_no_longer_sees_the_groups_meetings(client, auth, member, first_half_of_2031, group, db, today):
+    programme.end_membership(None, programme.open_membership(group, member), today)
     db.session.commit()
     auth.login(member)
     assert meeting_rows(text(client.get("/my/meetings"))) == 0
     assert client.get(f"/meetings/{first_half_of_2031[0].id}").status_code == 403
 
 
-def test_the_home_page_shows_a_members_next_meetings(client, auth, member, group, db):
-    meeting = services.add_extra_meeting(None, group, day=TODAY + timedelta(days=3), at=time(14, 0))
+def test_the_home_page_shows_a_members_next_meetings(client, auth, member, group, db, today):
+    meeting = services.add_extra_meeting(None, group, day=today + timedelta(days=3), at=time(14, 0))
     services.cancel_meeting(None, meeting, "Leader ill")
     db.session.commit()
     auth.login(member)
@@ -514,14 +505,14 @@ def test_the_home_page_shows_a_members_next_meetings(client, auth, member, group
 
 
 def _soon(group, days, lead=None):
-    meeting = services.add_extra_meeting(None, group, day=TODAY + timedelta(days=days), at=time(14, 0))
+    meeting = services.add_extra_meeting(None, group, day=local_today() + timedelta(days=days), at=time(14, 0))
     if lead is not None:
         services.assign_leaders(None, meeting, lead)
     return meeting
 
 
 def test_the_coordinators_home_highlights_meetings_without_an_eligible_lead(
-    client, auth, coordinator, leader, group, other_org, db
+    client, auth, coordinator, leader, group, other_org, db, today
 ):
     unled = _soon(group, 5)
     expiring = make_user("exp@example.org", roles=["leader"], name="Expiring Eve")
@@ -531,7 +522,7 @@ def test_the_coordinators_home_highlights_meetings_without_an_eligible_lead(
     _soon(group, 12, leader)
     too_late = _soon(group, 70)  # beyond the 60 days
     # Valid when assigned; now it expires after the first of Eve's meetings and before the second.
-    record.valid_until = TODAY + timedelta(days=20)
+    record.valid_until = today + timedelta(days=20)
     db.session.commit()
     auth.login(coordinator)
     page = text(client.get("/"))
@@ -540,7 +531,7 @@ def test_the_coordinators_home_highlights_meetings_without_an_eligible_lead(
     assert f'href="/meetings/{lapsed.id}"' in section and f'href="/meetings/{ok.id}"' not in section
     assert "The training is no longer valid on this date." in section
     auth.logout()
-    auth.login(scoped_coordinator(db, other_org))
+    auth.login(make_scoped_coordinator(other_org))
     page = text(client.get("/"))
     assert f'href="/meetings/{unled.id}"' not in page and "Every scheduled meeting of the next 60 days" in page
 
@@ -563,10 +554,10 @@ def test_a_coordinator_adds_lists_and_deletes_an_exception_day(client, auth, coo
     assert "No days entered for this year." in text(client.get("/holidays?year=2027"))
 
 
-def test_the_holidays_page_shows_which_years_have_their_official_schedule(client, auth, coordinator, db):
+def test_the_holidays_page_shows_which_years_have_their_official_schedule(client, auth, coordinator, db, today):
     auth.login(coordinator)
     page = text(client.get("/holidays"))
-    for year in (TODAY.year, TODAY.year + 1, TODAY.year + 2):
+    for year in (today.year, today.year + 1, today.year + 2):
         assert f'href="/holidays?year={year}">{year}</a>' in page
     assert "Mark 2099 as entered" in text(client.get("/holidays?year=2099"))
     client.post("/holidays/confirm", data={"year": "2099"})
@@ -654,16 +645,8 @@ def test_typed_text_is_kept_when_a_form_comes_back(client, auth, leader, first_h
 
 
 def statements_for(client, db, url) -> int:
-    statements = []
-
-    def record(_conn, _cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(db.engine) as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return len(statements)
 
 
@@ -703,7 +686,7 @@ def test_a_leader_assigned_to_one_meeting_may_open_and_record_it_without_leading
     from datetime import time as _time
 
     from app.scheduling import services as scheduling
-    from tests.conftest import give_training, make_user
+    from tests.factories import give_training, make_user
 
     guest_leader = make_user("guest.leader@example.org", roles=["leader"], name="Guest Leader")
     give_training(guest_leader, "leader", completed_on=_date(2020, 1, 1))

@@ -142,3 +142,9 @@ def test_every_policy_places_each_nominal_date_once_within_its_month(kind, weekd
             assert planned.actual == planned.nominal
         if policy in (MOVE, SKIP) and planned.actual is not None:
             assert CAL.holiday_name(planned.actual) is None
+
+
+def test_a_meeting_is_held_only_from_its_start():
+    start = datetime(2026, 12, 2, 6, 0)
+    assert not rules.may_record_as_held(start, datetime(2026, 12, 2, 5, 59))
+    assert rules.may_record_as_held(start, start)

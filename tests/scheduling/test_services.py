@@ -11,7 +11,8 @@ from app.errors import Conflict, DomainError
 from app.scheduling import services
 from app.scheduling.models import Meeting
 from app.scheduling.services import ClashError, EligibilityError
-from tests.conftest import give_training, make_group, make_user
+from app.timeutil import local_date, to_local, to_utc
+from tests.factories import give_training, make_group, make_user
 
 
 def meetings_of(db, group):
@@ -25,7 +26,7 @@ def test_six_months_give_twelve_meetings_at_the_local_time_in_utc(db, scheduled_
     first = meetings[0]
     assert first.starts_at == datetime(2027, 1, 6, 6, 0)  # 14:00 in Beijing is 06:00 UTC
     assert first.ends_at - first.starts_at == timedelta(minutes=60)
-    assert services.to_local(first.starts_at).hour == 14
+    assert to_local(first.starts_at).hour == 14
 
 
 def test_generating_twice_creates_no_duplicate(db, scheduled_group):
@@ -51,7 +52,7 @@ def test_extension_never_touches_edited_or_cancelled_meetings(db, scheduled_grou
 def test_extend_continues_after_the_last_generated_date(db, scheduled_group):
     services.generate_meetings(None, scheduled_group, date(2027, 1, 1), date(2027, 1, 31))
     result = services.extend_schedule(None, scheduled_group, 2, today=date(2026, 12, 1))
-    assert [services.local_date(m.starts_at).month for m in result.created] == [2, 2, 3, 3]
+    assert [local_date(m.starts_at).month for m in result.created] == [2, 2, 3, 3]
     assert scheduled_group.schedule.generated_until == date(2027, 3, 31)
 
 
@@ -65,7 +66,7 @@ def test_a_moved_date_says_why(db, scheduled_group):
     result = services.generate_meetings(None, scheduled_group, date(2026, 10, 1), date(2026, 10, 31))
     (meeting,) = result.created
     assert meeting.rule_date == date(2026, 10, 1) and meeting.holiday_note == "National Day"
-    assert services.local_date(meeting.starts_at) == date(2026, 10, 8)
+    assert local_date(meeting.starts_at) == date(2026, 10, 8)
 
 
 def test_a_year_without_an_official_schedule_is_reported(db, scheduled_group):
@@ -188,9 +189,9 @@ def test_suggestions_are_eligible_free_and_fairest_first(db, january, leader, or
 
 
 def test_times_round_trip_through_utc(db):
-    moment = services.to_utc(date(2027, 1, 6), time(14, 0))
+    moment = to_utc(date(2027, 1, 6), time(14, 0))
     assert moment == datetime(2027, 1, 6, 6, 0)
-    assert services.to_local(moment).replace(tzinfo=None) == datetime(2027, 1, 6, 14, 0)
+    assert to_local(moment).replace(tzinfo=None) == datetime(2027, 1, 6, 14, 0)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -215,7 +216,7 @@ def test_repeated_extension_never_duplicates_and_keeps_two_a_month(db, group, st
     assert len(rule_dates) == len(set(rule_dates))
     per_month = {}
     for m in meetings:
-        day = services.local_date(m.starts_at)
+        day = local_date(m.starts_at)
         per_month[(day.year, day.month)] = per_month.get((day.year, day.month), 0) + 1
     assert set(per_month.values()) == {2}
     assert len(per_month) == sum(steps)

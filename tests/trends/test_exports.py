@@ -1,6 +1,5 @@
 """Exports and the quarterly report: the formula guard, the anonymity threshold, random anonymised rows,
 released text only, audit entries, the coordinator's scope, and the report in the user's language."""
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -14,48 +13,25 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app.audit.models import AuditEntry
-from app.feedback.models import Answer, FeedbackRound, Instrument, Response
-from app.feedback.responses import submit_response
+from app.feedback.models import Answer, FeedbackRound, Response
+from app.feedback.services.responses import submit_response
 from app.meetings import services as meetings
 from app.timeutil import utcnow
 from app.trends import export_queries as eq
-from app.trends.exports import bar_chart, xlsx_cell
-from tests.conftest import TODAY, make_group, make_org, make_user
-
-# The meetings package's fixtures, shared here: the test arguments below name them (hence F811, file-wide).
-from tests.meetings.conftest import crew, past_meetings  # noqa: F401
+from app.trends.charts import bar_chart
+from app.trends.files import xlsx_cell
+from tests.factories import EXPORT, make_group, make_org, make_user, round_of_five
+from tests.querylog import recorded_statements
 
 EVIL = ("=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR")
-
-
-def _t(en: str, zh: str | None = None) -> dict[str, str]:
-    return {"en": en, "zh_CN": zh or en}
-
-
-DEFINITION = {
-    "code": "export-feedback", "version": 2, "title": _t("Export feedback"), "licence": "CC0", "source": "tests",
-    "items": [
-        {"code": "a1", "type": "likert", "min": 1, "max": 5, "text": _t("I felt heard", "我感到被倾听")},
-        {"code": "a2", "type": "likert", "min": 1, "max": 5, "reverse": True, "text": _t("I felt tense", "我感到紧张")},
-        {"code": "t1", "type": "text", "required": False, "text": _t("Anything else?", "还有什么？")},
-    ],
-    "subscales": [{"code": "A", "title": _t("Being heard", "被倾听"), "items": ["a1", "a2"]}],
-}
 
 
 @pytest.fixture
 def feedback_round(db, group, crew, past_meetings):
     """Round 1 of the persona group, opened by five held meetings all eight members attended."""
-    for meeting in past_meetings[:5]:
-        meetings.record_meeting(None, meeting, status="held", now=utcnow(),
-                                attendance={p.id: "present" for p in crew})
-    instrument = Instrument(code="export-feedback", version=2, title_en="Export", title_zh="导出",
-                            definition=DEFINITION, source_text="{}", licence="CC0", source="tests", locked=True)
-    db.session.add(instrument)
-    the_round = db.session.scalars(sa.select(FeedbackRound).where(FeedbackRound.group_id == group.id)).one()
-    the_round.instrument = instrument
+    found = round_of_five(group, past_meetings[:5], crew, EXPORT, title_en="Export", title_zh="导出")
     db.session.commit()
-    return the_round
+    return found
 
 
 def answer(db, feedback_round, people, texts=None, close=True):
@@ -96,12 +72,12 @@ def audits(db) -> list[AuditEntry]:
 # --- the files ---------------------------------------------------------------------------------
 
 def test_the_aggregates_csv_has_a_bom_and_a_header_in_the_users_language(client, auth, db, feedback_round, crew,
-                                                                        coordinator):
+                                                                        coordinator, today):
     answer(db, feedback_round, crew[:4])
     auth.login(coordinator)
     response = client.get("/exports/aggregates.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    assert f"balint-round-aggregates-{TODAY.isoformat()}.csv" in response.headers["Content-Disposition"]
+    assert f"balint-round-aggregates-{today.isoformat()}.csv" in response.headers["Content-Disposition"]
     header, row = csv_rows(response)[:2]
     assert header[:3] == ["Group", "Organisation", "Round"]
     assert row[0] == "Paediatrics Balint group" and row[5:7] == ["export-feedback", "2"]
@@ -379,18 +355,8 @@ def test_the_nav_links_exports_and_report_for_coordinators_only(client, auth, db
 
 
 def _statements(run) -> int:
-    from app.extensions import db as _db
-
-    seen = []
-
-    def note(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    sa.event.listen(_db.engine, "before_cursor_execute", note)
-    try:
+    with recorded_statements() as seen:
         result = run()
-    finally:
-        sa.event.remove(_db.engine, "before_cursor_execute", note)
     return len(seen), result
 
 

@@ -9,29 +9,37 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from app.audit.models import AuditEntry
-from tests.conftest import PASSWORD
-from tests.feedback.test_answer_concurrency import _opener, _post, served  # noqa: F401
-from tests.meetings.conftest import crew, past_meetings  # noqa: F401
-from tests.trends.test_exports import answer, feedback_round  # noqa: F401
+from tests.factories import EXPORT, PASSWORD, answer_round, round_of_five
+from tests.loopback import cookie_opener, post_form
 
 THREADS, EACH = 8, 4
 
 
-def test_concurrent_exports_all_succeed_and_are_all_audited(db, served, feedback_round, crew, coordinator):  # noqa: F811
+@pytest.fixture
+def feedback_round(db, group, crew, past_meetings):
+    """Round 1 of the persona group, opened by five held meetings all eight members attended."""
+    found = round_of_five(group, past_meetings[:5], crew, EXPORT, title_en="Export", title_zh="导出")
+    db.session.commit()
+    return found
+
+
+def test_concurrent_exports_all_succeed_and_are_all_audited(db, served, feedback_round, crew, coordinator):
     import http.cookiejar
 
-    answer(db, feedback_round, crew[:4])
+    answer_round(feedback_round, crew[:4], [{"a1": 1 + i, "a2": 2} for i in range(4)], close=True)
+    db.session.commit()
     jar = http.cookiejar.CookieJar()
-    assert _post(_opener(jar), f"{served}/login", {"email": coordinator.email, "password": PASSWORD}) == 302
+    assert post_form(cookie_opener(jar), f"{served}/login", {"email": coordinator.email, "password": PASSWORD}) == 302
     statuses: list[int] = []
     lock = threading.Lock()
     barrier = threading.Barrier(THREADS)
 
     def export():
-        opener = _opener(jar)
+        opener = cookie_opener(jar)
         barrier.wait()
         for i in range(EACH):
             path = "/exports/aggregates.csv" if i % 2 else "/exports/aggregates.xlsx"

@@ -18,31 +18,11 @@ from app.feedback.models import Answer, FeedbackRound, Instrument, Response, Rou
 from app.meetings.models import Attendance, MeetingRecord, Theme
 from app.scheduling.models import Meeting
 from app.trends import group_queries, rules
-from tests.conftest import make_user
+from tests.factories import group_trend, make_instrument, make_scoped_coordinator, make_user
+from tests.querylog import recorded_statements
 
 K = 3
 HIDDEN = "to protect anonymity"
-
-
-def _t(en: str) -> dict[str, str]:
-    return {"en": en, "zh_CN": en}
-
-
-def definition(version: int) -> dict:
-    return {
-        "code": "trend-test", "version": version, "title": _t("Trend test"), "licence": "CC0", "source": "tests",
-        "items": [
-            {"code": "a1", "type": "likert", "min": 1, "max": 5, "text": _t("Item a1")},
-            {"code": "a2", "type": "likert", "min": 1, "max": 5, "reverse": True, "required": False,
-             "text": _t("Item a2 reversed")},
-            {"code": "a3", "type": "likert", "min": 1, "max": 5, "required": False, "text": _t("Item a3")},
-            {"code": "b1", "type": "scale", "min": 0, "max": 10, "text": _t("Item b1")},
-        ],
-        "subscales": [
-            {"code": "A", "title": _t("Subscale A"), "items": ["a1", "a2", "a3"]},
-            {"code": "B", "title": _t("Subscale B"), "items": ["b1"]},
-        ],
-    }
 
 
 class Builder:
@@ -59,12 +39,7 @@ class Builder:
 
     def instrument(self, version: int) -> Instrument:
         if version not in self.instruments:
-            found = Instrument(code="trend-test", version=version, title_en="Trend test", title_zh="Trend test",
-                               definition=definition(version), source_text="{}", licence="CC0", source="tests",
-                               locked=True)
-            self.db.session.add(found)
-            self.db.session.flush()
-            self.instruments[version] = found
+            self.instruments[version] = make_instrument(group_trend(version))
         return self.instruments[version]
 
     def round(self, number: int, responses: int, version: int = 1, interviews: int = 0, fixed: dict | None = None):
@@ -346,16 +321,8 @@ def test_the_threshold_follows_the_config(app, client, auth, db, group, built, l
 # --- a constant number of statements ---------------------------------------------------------
 
 def count_statements(run) -> int:
-    seen = []
-
-    def listener(*_args, **_kw):
-        seen.append(1)
-
-    sa.event.listen(_db.engine, "before_cursor_execute", listener)
-    try:
+    with recorded_statements(_db.engine) as seen:
         run()
-    finally:
-        sa.event.remove(_db.engine, "before_cursor_execute", listener)
     return len(seen)
 
 
@@ -402,12 +369,7 @@ def test_members_and_outsiders_may_not_see_the_trends(request, client, auth, gro
 
 
 def test_a_coordinator_of_another_organisation_may_not_see_the_trends(client, auth, db, group, other_org):
-    from app.accounts import services as accounts
-
-    elsewhere = accounts.create_user(None, email="far@example.org", name="Far", roles=["coordinator"],
-                                     password="correct horse battery", organisation_id=other_org.id,
-                                     coordinator_org_id=other_org.id)
-    db.session.commit()
+    elsewhere = make_scoped_coordinator(other_org, email="far@example.org", name="Far")
     auth.login(elsewhere)
     assert client.get(f"/groups/{group.id}/trends").status_code == 403
 

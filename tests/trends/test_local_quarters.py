@@ -11,14 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.extensions import db as _db
-from app.feedback.models import Answer, FeedbackRound, Instrument, Response, RoundMeeting
+from app.feedback.models import Answer, FeedbackRound, Response, RoundMeeting
 from app.meetings.models import Attendance, MeetingRecord, Theme
-from app.programme import services as programme
 from app.scheduling.models import Meeting
 from app.trends import export_queries as eq
 from app.trends import group_queries, programme_queries
-from tests.conftest import make_user
-from tests.disclosure.world import DEFINITION
+from tests.factories import ATTACK, make_instrument, make_members
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -36,9 +34,7 @@ NEW_YEAR = utc(2025, 1, 1, 0, 30)  # 16:30 UTC on 31 December 2024
 @pytest.fixture
 def edges(db, group, member):
     """Held meetings at the quarter edges, each tagged with its own theme, and a round opened at 00:30 on 1 April."""
-    people = [member] + [make_user(f"q{i}@example.org") for i in range(3)]
-    for person in people[1:]:
-        programme.add_member(None, group, person, joined_on=datetime(2024, 1, 1).date())
+    people = [member] + make_members(group, 3, "q{i}@example.org", joined_on=datetime(2024, 1, 1).date())
     meetings = {}
     for name, at in (("early", EARLY), ("late", LATE), ("new_year", NEW_YEAR)):
         meeting = Meeting(group_id=group.id, starts_at=at, ends_at=at + timedelta(minutes=60), status="held")
@@ -50,10 +46,7 @@ def edges(db, group, member):
         for person in people:
             _db.session.add(Attendance(meeting_id=meeting.id, user_id=person.id, status="present"))
         meetings[name] = meeting
-    instrument = Instrument(code="attack", version=1, title_en="Attack", title_zh="Attack", definition=DEFINITION,
-                            source_text="{}", licence="CC0", source="tests", locked=True)
-    _db.session.add(instrument)
-    _db.session.flush()
+    instrument = make_instrument(ATTACK, title_en="Attack", title_zh="Attack")
     the_round = FeedbackRound(group_id=group.id, number=1, status="closed", opens_at=EARLY,
                               closes_at=EARLY + timedelta(days=14), closed_at=EARLY + timedelta(days=14),
                               instrument_id=instrument.id,

@@ -8,35 +8,21 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from app.feedback.models import Answer, FeedbackRound, Instrument, Response, RoundMeeting
+from app.feedback.models import Answer, FeedbackRound, Response, RoundMeeting
 from app.meetings.models import Attendance, MeetingRecord
 from app.scheduling.models import Meeting
 from app.trends import group_queries
-from tests.conftest import make_user
+from tests.factories import SAME_SCORE, make_instrument, make_user
 
 K = 3
 RESPONSES = 10
-
-
-def _t(en: str) -> dict[str, str]:
-    return {"en": en, "zh_CN": en}
-
-
-DEFINITION = {
-    "code": "same-score", "version": 1, "title": _t("Same score"), "licence": "CC0", "source": "tests",
-    "items": [{"code": f"i{n}", "type": "likert", "min": 1, "max": 5, "text": _t(f"Item {n}")} for n in (1, 2, 3)],
-    "subscales": [{"code": "S", "title": _t("Strain"), "items": ["i1", "i2", "i3"]}],
-}
 
 
 @pytest.fixture
 def same_scores(db, group):
     """Two closed rounds of ten responses: all (3, 3, 2) = 8/3, then all (2, 2, 3) = 7/3."""
     people = [make_user(f"p{i}@example.org", name=f"Person {i}") for i in range(RESPONSES)]  # present, eligible
-    instrument = Instrument(code="same-score", version=1, title_en="Same score", title_zh="Same score",
-                            definition=DEFINITION, source_text="{}", licence="CC0", source="tests", locked=True)
-    db.session.add(instrument)
-    db.session.flush()
+    instrument = make_instrument(SAME_SCORE)
     start = datetime(2024, 3, 6, 6, 0)
     for number, answers in ((1, (3, 3, 2)), (2, (2, 2, 3))):
         when = start + timedelta(days=70 * (number - 1))

@@ -12,39 +12,19 @@ from html import unescape
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 from scipy import stats as scipy_stats
 
 from app.extensions import db as _db
-from app.feedback import rules
-from app.feedback.models import Answer, FeedbackRound, Instrument, Response, RoundMeeting
+from app.feedback import scoring
+from app.feedback.models import Answer, FeedbackRound, Response, RoundMeeting
 from app.meetings.models import Attendance
 from app.scheduling.models import Meeting
 from app.trends import programme_queries as queries
 from app.trends import warnings
-from tests.conftest import make_group, make_user
+from tests.factories import PROGRAMME_TREND, make_group, make_instrument, make_user
+from tests.querylog import recorded_statements, work
 
-
-def _t(en: str) -> dict[str, str]:
-    return {"en": en, "zh_CN": en}
-
-
-DEFINITION = {
-    "code": "trend-test", "version": 1, "title": _t("Trend test"), "licence": "CC0", "source": "tests",
-    "items": [
-        {"code": "a1", "type": "likert", "min": 1, "max": 5, "text": _t("a1")},
-        {"code": "a2", "type": "likert", "min": 1, "max": 5, "reverse": True, "required": False, "text": _t("a2")},
-        {"code": "a3", "type": "likert", "min": 1, "max": 5, "required": False, "text": _t("a3")},
-        {"code": "a4", "type": "likert", "min": 1, "max": 5, "required": False, "text": _t("a4")},
-        {"code": "b1", "type": "scale", "min": 0, "max": 10, "text": _t("b1")},
-        {"code": "t1", "type": "text", "required": False, "text": _t("Anything else?")},
-    ],
-    "subscales": [
-        {"code": "A", "title": _t("Subscale A"), "items": ["a1", "a2", "a3", "a4"]},
-        {"code": "B", "title": _t("Subscale B"), "items": ["b1"]},
-    ],
-}
-DEF = rules.definition_from_dict(DEFINITION)
+DEF = scoring.definition_from_dict(PROGRAMME_TREND)
 A, B = "trend-test/A", "trend-test/B"
 NOW = datetime(2026, 6, 15, 12, 0)
 
@@ -53,11 +33,7 @@ NOW = datetime(2026, 6, 15, 12, 0)
 
 @pytest.fixture
 def instrument(db):
-    found = Instrument(code="trend-test", version=1, title_en="Trend test", title_zh="Trend test",
-                       definition=DEFINITION, source_text="{}", licence="CC0", source="tests", locked=True)
-    db.session.add(found)
-    db.session.flush()
-    return found
+    return make_instrument(PROGRAMME_TREND)
 
 
 def add_round(group, number, instrument, answers, opens_at=None, professions=None, closed=True):
@@ -110,18 +86,12 @@ def expected(scores: list[float]) -> tuple:
 
 @contextmanager
 def counted_queries():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        # Transaction control depends on the session's state, not on the page's work.
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
-            statements.append(statement)
-
-    sa.event.listen(_db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(_db.engine, "before_cursor_execute", count)
+    """The statements doing the work, filled in when the block ends (transaction control depends on the session's
+    state, not on the page's work)."""
+    done: list[str] = []
+    with recorded_statements(_db.engine) as statements:
+        yield done
+    done.extend(work(statements))
 
 
 def page(response) -> str:

@@ -1,0 +1,49 @@
+"""What the feedback feature gives templates (registered in app/templating.py): the home page's open and answered
+rounds of the signed-in member, a questionnaire's text in the reader's language, and why a number is hidden."""
+
+from __future__ import annotations
+
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import disclosure
+from app.feedback import scoring
+from app.feedback.models import FeedbackRound
+from app.feedback.services import rounds
+from app.timeutil import utcnow
+
+
+def member_open_rounds() -> list[FeedbackRound]:
+    """Open rounds the signed-in member is eligible for and has not answered (the home page's banner)."""
+    if not current_user.is_authenticated:
+        return []
+    return [r for r in rounds.open_rounds_for_member(current_user, utcnow())
+            if not rounds.has_responded(r, current_user)]
+
+
+def member_answered_rounds() -> list[FeedbackRound]:
+    """Open rounds the signed-in member has already answered (the home page thanks them)."""
+    if not current_user.is_authenticated:
+        return []
+    return [r for r in rounds.open_rounds_for_member(current_user, utcnow())
+            if rounds.has_responded(r, current_user)]
+
+
+def in_language(text: dict | None) -> str:
+    """A {en, zh_CN} text from a questionnaire in the reader's language."""
+    return scoring.localised(text or {}, str(get_locale() or "en"))
+
+
+def reason_labels(k: int) -> dict[str, str]:
+    """Why a number is hidden, in the reader's language (one sentence per app.disclosure reason)."""
+    return {
+        disclosure.OPEN: _("Results appear once the round has closed: until then only participation is shown, "
+                           "so that no one can compare results before and after one more answer."),
+        disclosure.BELOW_K: _("Fewer than %(k)s responses: hidden to protect anonymity.", k=k),
+        disclosure.COMPLEMENT: _("Another group of respondents in this round gave fewer than %(k)s responses: "
+                                 "hidden so they cannot be worked out.", k=k),
+        disclosure.FEW_SCORES: _("Fewer than %(k)s responses answered this: hidden to protect anonymity.", k=k),
+        disclosure.PARTIAL: _("Someone answered only part of this subscale: its questions are hidden so that "
+                              "their answers cannot be worked out from the subscale's figures."),
+    }
