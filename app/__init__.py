@@ -190,14 +190,14 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Operator commands: flask users ..., flask demo, flask notify ..., flask schedule ..."""
+    """Operator commands: flask users ..., flask demo, flask notify ..., flask schedule ..., flask feedback ..."""
     from app.accounts.cli import users_cli
     from app.accounts.people_import.cli import people_cli
     from app.api.cli import api_token_cli
     from app.backup import backup_command
     from app.checks import check_command
     from app.demo import demo_command
-    from app.feedback.cli import instruments_cli
+    from app.feedback.cli import feedback_cli, instruments_cli
     from app.notifications.cli import notify_cli
     from app.programme.cli import organisations_cli
     from app.scheduling.cli import schedule_cli
@@ -209,6 +209,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(check_command)
     app.cli.add_command(instruments_cli)
+    app.cli.add_command(feedback_cli)
     app.cli.add_command(notify_cli)
     app.cli.add_command(organisations_cli)
     app.cli.add_command(schedule_cli)

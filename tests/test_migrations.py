@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,10 +50,91 @@ def test_the_shipped_questionnaire_is_active_after_the_first_upgrade_and_a_secon
         assert [(code, version, bool(active)) for code, version, active in rows] == [("balint-feedback", 1, True)]
         with engine.begin() as conn:  # a coordinator deactivates it; running the migration again leaves that
             conn.execute(sa.text("UPDATE instruments SET active = false"))
+        # Run that one migration again (only it: the later ones are not written to run twice).
         assert _flask(empty_database_url, "db", "stamp", "9c4d7e2a5b10").returncode == 0
-        assert _flask(empty_database_url, "db", "upgrade").returncode == 0
+        assert _flask(empty_database_url, "db", "upgrade", "b7f3c2d41e08").returncode == 0
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM instruments")).scalar() == 1
             assert conn.execute(sa.text("SELECT count(*) FROM instruments WHERE active")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+BEFORE_STORED_SCORES = "b7f3c2d41e08"
+
+
+def test_the_stored_scores_migration_scores_every_response_already_stored(empty_database_url):
+    """Responses written before the table existed get their scores from the migration (more than one page of
+    them), as app.feedback.scoring computes them, and `flask feedback verify-scores` then finds nothing amiss."""
+    from app.feedback.scoring import definition_from_dict, subscale_results
+    from tests.factories import likert, questionnaire, scale, subscale, t
+
+    definition = questionnaire(
+        "migrated", t("Migrated"),
+        items=[likert("a1", t("a1")), likert("a2", t("a2"), reverse=True, required=False),
+               likert("a3", t("a3"), required=False), scale("b1", t("b1"), reverse=True)],
+        subscales=[subscale("A", t("A"), "a1", "a2", "a3"), subscale("B", t("B"), "b1")],
+    )
+    assert _flask(empty_database_url, "db", "upgrade", BEFORE_STORED_SCORES).returncode == 0
+    now = sa.func.current_timestamp()
+    table = sa.table
+    instruments = table("instruments", *(sa.column(c) for c in (
+        "id", "code", "version", "title_en", "title_zh", "source_text", "licence", "source", "requires_permission",
+        "active", "locked", "created_at")), sa.column("definition", sa.JSON))
+    answers = [{"a1": 1 + i % 5, **({"a2": 1 + i % 4} if i % 3 else {}), **({"a3": 5} if i % 2 else {}),
+                "b1": i % 11} for i in range(1003)]
+    engine = sa.create_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(instruments.insert().values(
+                id=100, code="migrated", version=1, title_en="Migrated", title_zh="Migrated", definition=definition,
+                source_text="{}", licence="CC0", source="tests", requires_permission=False, active=False,
+                locked=True, created_at=now))
+            conn.execute(sa.text("INSERT INTO organisations (id, name, kind, active, created_at) "
+                                 "VALUES (1, 'Hospital', 'hospital', true, CURRENT_TIMESTAMP)"))
+            conn.execute(sa.text(
+                "INSERT INTO groups (id, organisation_id, name, capacity, mode, duration_minutes, feedback_interval, "
+                "feedback_window_days, status, created_at) "
+                "VALUES (1, 1, 'Group', 12, 'onsite', 60, 5, 14, 'active', CURRENT_TIMESTAMP)"))
+            conn.execute(sa.text(
+                "INSERT INTO feedback_rounds (id, group_id, number, status, mode, opens_at, closes_at, instrument_id) "
+                "VALUES (1, 1, 1, 'closed', 'questionnaire', '2026-01-01 00:00:00', '2026-01-15 00:00:00', 100)"))
+            ids = [f"{i:032x}" for i in range(len(answers))]
+            conn.execute(sa.text("INSERT INTO responses (id, round_id, instrument_id, source) "
+                                 "VALUES (:id, 1, 100, 'questionnaire')"), [{"id": i} for i in ids])
+            conn.execute(sa.text("INSERT INTO answers (response_id, item_code, value, review) "
+                                 "VALUES (:id, :code, :value, 'pending')"),
+                         [{"id": i, "code": code, "value": value}
+                          for i, given in zip(ids, answers, strict=True) for code, value in given.items()])
+            conn.execute(sa.text("INSERT INTO answers (response_id, item_code, text, review) "
+                                 "VALUES (:id, 't1', 'Free text', 'pending')"), {"id": ids[0]})
+
+        upgrade = _flask(empty_database_url, "db", "upgrade")
+        assert upgrade.returncode == 0, upgrade.stderr
+
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT response_id, subscale, score, answered, missing "
+                                        "FROM response_scores")).all()
+        found = {(r, key): (score, answered, missing) for r, key, score, answered, missing in rows}
+        scored = definition_from_dict(definition)
+        expected = {(i, r.subscale): (r.score, r.answered, r.missing)
+                    for i, given in zip(ids, answers, strict=True) for r in subscale_results(scored, given)}
+        assert len(found) == 2 * 1003 and found.keys() == expected.keys()
+        assert all(found[key][1:] == expected[key][1:] for key in expected)
+        assert all((found[key][0] is None) == (expected[key][0] is None) for key in expected)
+        assert all(abs(found[key][0] - expected[key][0]) < 1e-9 for key in expected if expected[key][0] is not None)
+        # By hand: response 1 answered a1 = 2, a2 = 2 (reversed: 4), a3 = 5, b1 = 1 (reversed: 9).
+        assert found[(ids[1], "migrated/A")] == (pytest.approx(11 / 3), 3, 0)
+        assert found[(ids[1], "migrated/B")] == (9.0, 1, 0)
+        # Response 0 left a2 and a3 out: more than half of A is missing.
+        assert found[(ids[0], "migrated/A")] == (None, 1, 2)
+
+        verify = _flask(empty_database_url, "feedback", "verify-scores")
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert "Checked 1003 responses (2006 stored scores): 0 differences" in verify.stdout
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE response_scores SET score = 1 WHERE response_id = :id AND subscale = "
+                                 "'migrated/B'"), {"id": ids[1]})
+        assert _flask(empty_database_url, "feedback", "verify-scores").returncode == 1
     finally:
         engine.dispose()

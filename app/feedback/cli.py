@@ -1,5 +1,6 @@
-"""Operator commands: flask instruments load FILE | list."""
+"""Operator commands: flask instruments load FILE | list; flask feedback verify-scores [--fix]."""
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -9,6 +10,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.feedback.instrument_files import InstrumentError
 from app.feedback.services import instruments as service
+from app.feedback.services import scores
 from app.sqlite import write_intent
 
 
@@ -51,3 +53,41 @@ def list_instruments():
         state = "active" if instrument.active else "inactive"
         locked = "locked" if instrument.locked else "open"
         click.echo(f"{instrument.code}\tv{instrument.version}\t{state}\t{locked}\t{used} rounds\t{instrument.title_en}")
+
+
+@click.group("feedback")
+def feedback_cli():
+    """Check what the feedback rounds store."""
+
+
+@feedback_cli.command("verify-scores")
+@click.option("--fix", is_flag=True,
+              help="Store the recomputed scores of every response that differs (after a fix to the scoring code).")
+@click.option("--show", default=10, show_default=True, metavar="N", help="How many differences to print.")
+@with_appcontext
+def verify_scores(fix: bool, show: int):
+    """Recompute every response's subscale scores from its answers and compare them with the stored ones.
+
+    Exits 1 when any stored score is missing, extra or different (beyond 1e-9); with --fix, stores the
+    recomputed scores of those responses instead and exits 0.
+    """
+    with write_intent() if fix else nullcontext():
+        try:
+            result = scores.verify_scores(fix=fix, keep=max(show, 0))
+        except BaseException:
+            db.session.rollback()
+            raise
+        if fix:
+            db.session.commit()
+        else:
+            db.session.rollback()  # a check writes nothing
+    click.echo(f"Checked {result.responses} responses ({result.rows} stored scores): "
+               f"{result.differences} differences in {result.responses_differing} responses.")
+    for difference in result.first:
+        click.echo(f"  {difference.describe()}")
+    if result.differences > len(result.first):
+        click.echo(f"  ... and {result.differences - len(result.first)} more.")
+    if fix and result.fixed:
+        click.echo(f"Stored the recomputed scores of {result.fixed} responses.")
+    elif not result.ok:
+        raise SystemExit(1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -11,6 +13,7 @@ from flask_babel import gettext as _
 
 from app.errors import Conflict
 from app.extensions import db
+from app.feedback import scoring
 from app.timeutil import utcnow
 
 ROUND_STATUSES = ("open", "closed")
@@ -177,6 +180,129 @@ class Answer(db.Model):
         sa.CheckConstraint("review IN ('pending', 'released', 'withheld')", name="review"),
         {"sqlite_with_rowid": False},
     )
+
+
+class ResponseScore(db.Model):
+    """One response's score on one subscale, computed once from its answers (app.feedback.scoring.subscale_results).
+
+    One row per response and subscale of the instrument version it answered — every subscale, also one the
+    response left unanswered: `score` is None when more than half the subscale's items are unanswered, `answered`
+    and `missing` count its items with and without a score (aggregates tell complete answers from partial ones by
+    them). Derived data: `store_scores` writes the rows in the flush that writes the answers, whoever writes them
+    through the ORM (see `_rescore_after_flush`); bulk writers (the data migration, the benchmark generator) write
+    them beside the answers; `flask feedback verify-scores` recomputes and compares. An instrument version is
+    locked once a round asked it, so the rows never go stale.
+
+    Anonymity: the rows carry what the answers carry — the random response id — and nothing more (no user, no
+    time; WITHOUT ROWID on SQLite, so no hidden insertion order either). Aggregates read them by round through
+    responses (its round index) and this primary key, whose first column is the response.
+    """
+
+    __tablename__ = "response_scores"
+
+    response_id: so.Mapped[str] = so.mapped_column(
+        sa.ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "<instrument code>/<subscale code>" (scoring.subscale_key): one key across the instrument's versions.
+    subscale: so.Mapped[str] = so.mapped_column(sa.String(121), primary_key=True)
+    score: so.Mapped[float | None] = so.mapped_column(sa.Float)
+    answered: so.Mapped[int]
+    missing: so.Mapped[int]
+
+    __table_args__ = (
+        sa.CheckConstraint("answered >= 0 AND missing >= 0", name="counts"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+_STORE_BATCH = 500  # responses per statement when scores are computed and stored
+
+
+def computed_scores(connection: sa.Connection, response_ids: Sequence[str]) -> dict[str, list[scoring.SubscaleResult]]:
+    """Each existing response's subscale results, computed from its stored answers and instrument version.
+
+    Three statements (the responses, their instrument versions — each definition read once —, their rated
+    answers) whatever the number of ids; a response that no longer exists is left out.
+    """
+    ids = list(response_ids)
+    if not ids:
+        return {}
+    responses, instruments = Response.__table__, Instrument.__table__
+    versions = connection.execute(sa.select(responses.c.id, responses.c.instrument_id)
+                                  .where(responses.c.id.in_(ids))).all()
+    definitions = {instrument_id: scoring.definition_from_dict(data) for instrument_id, data in connection.execute(
+        sa.select(instruments.c.id, instruments.c.definition)
+        .where(instruments.c.id.in_({instrument_id for _id, instrument_id in versions})))}
+    answers = Answer.__table__
+    given: dict[str, dict[str, int]] = defaultdict(dict)
+    for response_id, code, value in connection.execute(
+        sa.select(answers.c.response_id, answers.c.item_code, answers.c.value)
+        .where(answers.c.response_id.in_(ids), answers.c.value.is_not(None))
+    ):
+        given[response_id][code] = value
+    return {response_id: scoring.subscale_results(definitions[instrument_id], given.get(response_id, {}))
+            for response_id, instrument_id in versions}
+
+
+def store_scores(connection: sa.Connection, response_ids: Iterable[str], fresh: bool = False) -> int:
+    """Compute the responses' subscale results from their stored answers and store them, replacing any stored.
+
+    `fresh` says that none of the responses can have stored rows yet (written in this flush): no delete then.
+    Returns how many rows were written. A constant number of statements per 500 responses.
+    """
+    ids = sorted({i for i in response_ids if i is not None})
+    table = ResponseScore.__table__
+    written = 0
+    for start in range(0, len(ids), _STORE_BATCH):
+        chunk = ids[start:start + _STORE_BATCH]
+        rows = [{"response_id": response_id, "subscale": r.subscale, "score": r.score, "answered": r.answered,
+                 "missing": r.missing}
+                for response_id, results in computed_scores(connection, chunk).items() for r in results]
+        if not fresh:
+            connection.execute(sa.delete(table).where(table.c.response_id.in_(chunk)))
+        if rows:
+            connection.execute(sa.insert(table), rows)
+            written += len(rows)
+    return written
+
+
+def _changed(obj: object, *names: str) -> bool:
+    state = sa.inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+@sa.event.listens_for(so.Session, "after_flush")
+def _rescore_after_flush(session: so.Session, flush_context) -> None:
+    """The stored scores follow the answers: every response whose answers (or instrument version) this flush
+    wrote, changed or deleted is scored again from what is now stored, in the same transaction.
+
+    So submitting a questionnaire, recording an interview and any other writer through the ORM store the
+    scores without a step to forget. After a flush the session still lists what it flushed as new, dirty
+    and deleted, with the ids the flush assigned.
+    """
+    new: set[str] = set()
+    changed: set[str] = set()
+    for obj in session.new:
+        if isinstance(obj, Response):
+            new.add(obj.id)
+        elif isinstance(obj, Answer):
+            changed.add(obj.response_id)
+    for obj in session.dirty:
+        if isinstance(obj, Answer) and _changed(obj, "value", "item_code", "response_id"):
+            history = sa.inspect(obj).attrs.response_id.history
+            changed.update(history.deleted or ())
+            changed.add(obj.response_id)
+        elif isinstance(obj, Response) and _changed(obj, "instrument_id"):
+            changed.add(obj.id)
+    for obj in session.deleted:
+        if isinstance(obj, Answer):
+            changed.add(obj.response_id)
+    changed -= new
+    if not new and not changed:
+        return
+    connection = session.connection()
+    store_scores(connection, new, fresh=True)
+    store_scores(connection, changed)
 
 
 class Completion(db.Model):

@@ -251,23 +251,63 @@ def item_score(item: Item, answer: Any) -> int | None:
     return item.min + item.max - value if item.reverse else value
 
 
-def subscale_score(definition: Definition, subscale: Subscale, answers: dict[str, Any]) -> float | None:
-    """The mean of the subscale's answered items; None when more than half its items are unanswered."""
+def _item_scores(definition: Definition, subscale: Subscale, answers: dict[str, Any]) -> list[int]:
+    """The scores of the subscale's items that have one (answered, rated, in range), in the subscale's order."""
     scores = []
     for code in subscale.items:
         item = definition.item(code)
         score = item_score(item, answers.get(code)) if item is not None else None
         if score is not None:
             scores.append(score)
-    missing = len(subscale.items) - len(scores)
-    if not scores or missing * 2 > len(subscale.items):
+    return scores
+
+
+def _mean_unless_half_missing(scores: list[int], size: int) -> float | None:
+    missing = size - len(scores)
+    if not scores or missing * 2 > size:
         return None
     return sum(scores) / len(scores)
+
+
+def subscale_score(definition: Definition, subscale: Subscale, answers: dict[str, Any]) -> float | None:
+    """The mean of the subscale's answered items; None when more than half its items are unanswered."""
+    return _mean_unless_half_missing(_item_scores(definition, subscale, answers), len(subscale.items))
 
 
 def subscale_scores(definition: Definition, answers: dict[str, Any]) -> dict[str, float | None]:
     """Each subscale's score for one response ({item_code: answer}), by subscale code."""
     return {sub.code: subscale_score(definition, sub, answers) for sub in definition.subscales}
+
+
+def subscale_key(instrument_code: str, subscale_code: str) -> str:
+    """The key of a subscale across an instrument's versions: "<instrument code>/<subscale code>"."""
+    return f"{instrument_code}/{subscale_code}"
+
+
+@dataclass(frozen=True)
+class SubscaleResult:
+    """One response's result on one subscale, as it is stored (app.feedback.models.ResponseScore).
+
+    `score` is subscale_score's (None when more than half the items are unanswered); `answered` counts the
+    items with a score and `missing` the others, so a reader can tell a complete answer from a partial one.
+    """
+
+    subscale: str  # subscale_key(instrument code, subscale code)
+    score: float | None
+    answered: int
+    missing: int
+
+
+def subscale_results(definition: Definition, answers: dict[str, Any]) -> list[SubscaleResult]:
+    """One response's result on every subscale of its instrument version, in the definition's order (the score
+    is subscale_score's)."""
+    results = []
+    for sub in definition.subscales:
+        scores = _item_scores(definition, sub, answers)
+        results.append(SubscaleResult(subscale_key(definition.code, sub.code),
+                                      _mean_unless_half_missing(scores, len(sub.items)), len(scores),
+                                      len(sub.items) - len(scores)))
+    return results
 
 
 def band_for(subscale: Subscale, score: float | None) -> Band | None:

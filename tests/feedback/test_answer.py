@@ -162,9 +162,12 @@ def test_a_low_wellbeing_score_is_returned_for_the_respondent_and_stored_nowhere
     assert [b.label["en"] for b in low.concerns] == ["Low wellbeing"] and good.concerns == []
     low_delta = {t: after_low[t] - before[t] for t in before if after_low[t] != before[t]}
     good_delta = {t: after_good[t] - after_low[t] for t in before if after_good[t] != after_low[t]}
-    assert set(low_delta) == {"responses", "answers", "completions"}
+    # The response's subscale scores are stored with it (as anonymous as its answers), the same rows for a low
+    # score as for a good one: nothing says that a score fell in a concern band.
+    assert set(low_delta) == {"responses", "answers", "completions", "response_scores"}
     assert low_delta["responses"] == good_delta["responses"] == 1
     assert low_delta["completions"] == good_delta["completions"] == 1
+    assert low_delta["response_scores"] == good_delta["response_scores"] == 1
     for table in _db.metadata.sorted_tables:
         if table.name == "instruments":
             continue

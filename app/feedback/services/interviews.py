@@ -40,7 +40,8 @@ def interview_problem(feedback_round: FeedbackRound, now: datetime) -> str | Non
 
 def record_interview(actor: User, feedback_round: FeedbackRound, answers: dict[str, Any], notes: str | None,
                      now: datetime) -> Response:
-    """Store one interview as an anonymous response with source 'interview' (who was interviewed is not stored).
+    """Store one interview as an anonymous response with source 'interview' (who was interviewed is not stored),
+    with its subscale scores (stored by the flush from its answers, as for a questionnaire).
 
     The interviewer's notes become a free-text answer under the reserved item code "_interview_notes",
     pending a coordinator's review like any free text. Raises NotAllowed unless the actor leads the group

@@ -4,6 +4,10 @@ Anonymity: a submitted `Response` and its `Answer`s carry no user and no time; t
 row says only that the member has responded. Nothing links the two, and nothing about the concern
 bands a respondent's scores fall in is stored anywhere: `submit_response` only returns them.
 
+The response's subscale scores are stored once, beside its answers and with no more link to the person
+(`ResponseScore`, written from the stored answers in the flush that writes them: app.feedback.models), so
+aggregates read scores instead of scoring every answer again.
+
 How answers are stored: a rated item's integer in `Answer.value`; a single-choice item's position in
 the item's list of choices (0-based) in `Answer.value` (so choices never reach the free-text review);
 a free-text item's text in `Answer.text`. Unanswered optional items have no row.
@@ -213,7 +217,8 @@ def submit_response(user: User, feedback_round: FeedbackRound, answers: dict, no
     """Store the member's answers anonymously, once; returns the concern bands for the respondent alone.
 
     In one transaction: the Completion (who responded), the Response and its Answers (what was answered,
-    with no user and no time), the draft deleted and the member's pending round reminders dropped.
+    with no user and no time) and its subscale scores (stored by the flush), the draft deleted and the
+    member's pending round reminders dropped.
     Raises NotAllowed (not eligible), Conflict (already submitted, or the round closed: the draft is kept),
     InvalidAnswers, a DomainError whose field is the first item with a problem.
     """
