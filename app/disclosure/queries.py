@@ -1,4 +1,5 @@
-"""The only SQL that reads the answers of feedback responses for publication: sums per round and category.
+"""The only SQL that reads the answers of feedback responses, and the scores stored from them, for publication:
+sums per round and category.
 
 Everything is summed per *atom* — one round, or (when a view can split a round) one round × source ×
 profession — in a fixed number of statements whatever the number of rounds. app.disclosure.release adds
@@ -11,13 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.feedback import scoring as feedback_rules
-from app.feedback.models import Answer, FeedbackRound, Instrument, Response
+from app.feedback.models import Answer, FeedbackRound, Instrument, Response, ResponseScore
+from app.feedback.scoring import subscale_key  # noqa: F401  (the views build the keys of the sums with it)
 
 #: Stands for "every source" / "every profession" in the atoms of a view that does not split rounds.
 ANY = "*"
@@ -25,51 +25,6 @@ ANY = "*"
 UNKNOWN = "unknown"
 
 Atom = tuple[int, str, str]  # (round id, source, profession)
-
-
-@dataclass(frozen=True)
-class ScoringRow:
-    """How one item of one instrument version counts toward a subscale (as app.feedback.rules scores it)."""
-
-    instrument_id: int
-    item_code: str
-    subscale: str  # "<instrument code>/<subscale code>": one key across the instrument's versions
-    size: int  # the subscale's number of items
-    flip: int  # 1 when reverse-scored
-    min_plus_max: int
-
-
-def subscale_key(instrument_code: str, subscale_code: str) -> str:
-    """The key of a subscale across an instrument's versions."""
-    return f"{instrument_code}/{subscale_code}"
-
-
-def scoring_rows(definitions: dict[int, feedback_rules.Definition]) -> list[ScoringRow]:
-    """The scoring rows of every numeric item of every subscale of these instrument versions (by id)."""
-    rows = []
-    for instrument_id, definition in sorted(definitions.items()):
-        for sub in definition.subscales:
-            for code in sub.items:
-                item = definition.item(code)
-                if item is not None and item.is_numeric:
-                    rows.append(ScoringRow(instrument_id, code, subscale_key(definition.code, sub.code),
-                                           len(sub.items), 1 if item.reverse else 0, item.min + item.max))
-    return rows
-
-
-def _scoring_table(rows: Sequence[ScoringRow]) -> sa.Subquery:
-    """The scoring rows as a subquery: a UNION ALL of literal rows (VALUES with column names is not portable)."""
-    return sa.union_all(*(
-        sa.select(
-            sa.literal(r.instrument_id, sa.Integer).label("instrument_id"),
-            sa.cast(sa.literal(r.item_code), sa.String).label("item_code"),
-            sa.cast(sa.literal(r.subscale), sa.String).label("subscale"),
-            sa.literal(r.size, sa.Integer).label("size"),
-            sa.literal(r.flip, sa.Integer).label("flip"),
-            sa.literal(r.min_plus_max, sa.Integer).label("min_plus_max"),
-        )
-        for r in rows
-    )).subquery("scoring")
 
 
 def _atom_columns(source, profession, split: bool) -> list:
@@ -102,52 +57,27 @@ def response_counts(round_ids: Sequence[int], split: bool) -> dict[Atom, int]:
     return dict(counts)
 
 
-def _picked(round_ids: Sequence[int]) -> sa.CTE:
-    """The numeric answers of the rounds, read through the indexes (responses by round, answers by response),
-    materialised so that PostgreSQL does not start from a small literal table and scan every answer."""
-    return (
-        sa.select(Response.round_id, Response.instrument_id, Response.source, Response.profession,
-                  Answer.response_id, Answer.item_code, Answer.value)
-        .join(Answer, Answer.response_id == Response.id)
-        .where(Response.round_id.in_(round_ids), Answer.value.is_not(None))
-        .cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
-    )
-
-
-def subscale_sums(round_ids: Sequence[int], rows: Sequence[ScoringRow], split: bool
-                  ) -> dict[tuple[Atom, str], tuple[int, float, float, int]]:
+def subscale_sums(round_ids: Sequence[int], split: bool) -> dict[tuple[Atom, str], tuple[int, float, float, int]]:
     """Per atom and subscale key: (n, sum, sum of squares) of the responses' subscale scores, and `partial`.
 
-    A response's subscale score is the mean of its answered items of the subscale, reverse-scored items
-    flipped (min + max − answer); a response missing more than half the items has no score. `partial` counts
-    the responses that answered some but not all of the subscale's items (app.disclosure.rules rule 6).
+    One statement over the scores stored when each response was written (app.feedback.models.ResponseScore):
+    a response's subscale score is the mean of its answered items of the subscale, reverse-scored items flipped
+    (min + max − answer); a response missing more than half the items has no score. Only responses that answered
+    at least one of the subscale's items count toward a key. `partial` counts the responses that answered some
+    but not all of the subscale's items (app.disclosure.rules rule 6).
     """
-    if not round_ids or not rows:
+    if not round_ids:
         return {}
-    scoring = _scoring_table(rows)
-    picked = _picked(round_ids)
-    scored = sa.case((scoring.c.flip == 1, scoring.c.min_plus_max - picked.c.value), else_=picked.c.value)
-    per_response = (
-        sa.select(
-            picked.c.round_id, picked.c.source, picked.c.profession, scoring.c.subscale, scoring.c.size,
-            sa.func.count(picked.c.value).label("answered"),
-            (sa.func.sum(scored) * 1.0 / sa.func.count(picked.c.value)).label("score"),
-        )
-        .select_from(picked)
-        .join(scoring, sa.and_(scoring.c.instrument_id == picked.c.instrument_id,
-                               scoring.c.item_code == picked.c.item_code))
-        .group_by(picked.c.round_id, picked.c.source, picked.c.profession, picked.c.response_id,
-                  scoring.c.subscale, scoring.c.size)
-        .subquery("per_response")
+    s = ResponseScore.__table__.c
+    score = s.score
+    columns = _atom_columns(Response.source, Response.profession, split)
+    query = (
+        sa.select(Response.round_id, *columns, s.subscale, sa.func.count(score), sa.func.sum(score),
+                  sa.func.sum(score * score), sa.func.sum(sa.case((s.missing > 0, 1), else_=0)))
+        .join(ResponseScore.__table__, s.response_id == Response.id)
+        .where(Response.round_id.in_(round_ids), s.answered > 0)
+        .group_by(Response.round_id, *((Response.source, Response.profession) if split else ()), s.subscale)
     )
-    p = per_response.c
-    has_score = p.answered * 2 >= p.size
-    score = sa.case((has_score, p.score), else_=None)
-    columns = _atom_columns(p.source, p.profession, split)
-    query = sa.select(
-        p.round_id, *columns, p.subscale, sa.func.count(score), sa.func.sum(score), sa.func.sum(score * score),
-        sa.func.sum(sa.case((p.answered < p.size, 1), else_=0)),
-    ).group_by(p.round_id, *((p.source, p.profession) if split else ()), p.subscale)
     out: dict[tuple[Atom, str], list] = defaultdict(lambda: [0, 0.0, 0.0, 0])
     for round_id, source, profession, key, n, total, total_sq, partial in db.session.execute(query):
         cell = out[((round_id, source, profession), key)]

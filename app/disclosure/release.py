@@ -134,8 +134,7 @@ class Release:
         self.definitions = {iid: feedback_rules.definition_from_dict(i.definition)
                             for iid, i in self.instruments.items()}
         self._counts = queries.response_counts(ids, split)
-        self._subscales = (queries.subscale_sums(ids, queries.scoring_rows(self.definitions), split)
-                           if subscales or items else {})
+        self._subscales = queries.subscale_sums(ids, split) if subscales or items else {}
         self._items = queries.item_sums(ids, None, split) if items else {}
         options = list(options or ())
         self._options = queries.option_counts(ids, options, split) if options else {}

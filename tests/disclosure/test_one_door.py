@@ -1,9 +1,10 @@
 """One door: no module but app.disclosure reads feedback answers for anything it shows.
 
-Two checks. Statically, only app.disclosure and the modules that write answers or review one answer mention
-the answers' columns. At run time, every page, export, report and API call (every GET route of the app, as a
-coordinator and as a leader, the API with a token) is opened on a programme with closed rounds, and every SQL
-statement that reads the answers table must come from app.disclosure.
+Two checks. Statically, only app.disclosure and the modules that write answers (or the scores stored from them)
+or review one answer mention the answers' columns or the stored scores. At run time, every page, export, report
+and API call (every GET route of the app, as a coordinator and as a leader, the API with a token) is opened on a
+programme with closed rounds, and every SQL statement that reads the answers or the stored scores must come from
+app.disclosure.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from tests.disclosure.world import make_world
 
 APP = Path(__file__).resolve().parents[2] / "app"
 # Modules that touch answers without publishing an aggregate: the model, submitting and drafting (writes), an
-# interview (a write), and the coordinator's review of one free-text answer (reads one answer to release it).
+# interview (a write), the coordinator's review of one free-text answer (reads one answer to release it), and
+# `flask feedback verify-scores` (recomputes the stored scores and compares; with --fix stores them again).
 WRITERS = {"feedback/models.py", "feedback/services/responses.py", "feedback/services/interviews.py",
-           "feedback/services/review.py"}
+           "feedback/services/review.py", "feedback/services/scores.py"}
+STORED_SCORES = r"\bResponseScore\.|\bresponse_scores\.c\."  # the stored scores, as answers above
 DOOR = "disclosure/"
 
 
@@ -33,7 +36,7 @@ def test_only_the_disclosure_module_and_the_writers_mention_the_answers_columns(
     for path in APP.rglob("*.py"):
         relative = path.relative_to(APP).as_posix()
         source = path.read_text(encoding="utf-8")
-        if re.search(r"\bAnswer\.(value|text|item_code|response_id|review)\b|\banswers\.c\.", source):
+        if re.search(r"\bAnswer\.(value|text|item_code|response_id|review)\b|\banswers\.c\.|" + STORED_SCORES, source):
             mentions.add(relative)
     outside = {m for m in mentions if not m.startswith(DOOR)} - WRITERS
     assert outside == set(), f"answers read outside app/disclosure: {sorted(outside)}"
@@ -95,7 +98,7 @@ def test_every_page_export_report_and_api_call_reads_answers_only_through_the_do
     readers: dict[str, set[str]] = {}
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        if re.search(r"\banswers\b", statement):
+        if re.search(r"\b(answers|response_scores)\b", statement):
             readers.setdefault(_origin(), set()).add(statement.split()[0].upper())
 
     sa.event.listen(_db.engine, "before_cursor_execute", before)

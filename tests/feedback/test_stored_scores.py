@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.feedback import scoring
+from app.feedback import queries, scoring
 from app.feedback.models import Answer, Response, ResponseScore
 from app.feedback.services import interviews
 from app.feedback.services.responses import submit_response
@@ -183,6 +183,24 @@ def test_stored_scores_carry_no_more_than_the_answers_do(db):
     assert columns == {"response_id", "subscale", "score", "answered", "missing"}
     foreign = sa.inspect(db.engine).get_foreign_keys("response_scores")
     assert [(f["referred_table"], f["constrained_columns"]) for f in foreign] == [("responses", ["response_id"])]
+
+
+# --- aggregates read them ----------------------------------------------------------------------
+
+def test_round_results_sum_the_stored_scores_not_the_answers(db, rounds, leader, attendee):
+    the_round = rounds[0]
+    for a1 in (1, 2, 3, 4):
+        submit(db, rounds, leader, attendee, {"a1": a1, "a3": a1, "b1": 5, "b2": 5}, "questionnaire")
+    the_round.close(utcnow())
+    db.session.commit()
+    before = {s.code: s.mean for s in queries.round_results(the_round, k=3, now=utcnow()).subscales}
+    assert before == {"A": pytest.approx(2.5), "B": pytest.approx(5.0)}
+
+    s = ResponseScore.__table__
+    db.session.execute(sa.update(s).where(s.c.subscale == "stored-test/A").values(score=s.c.score + 1))
+    db.session.commit()
+    after = {s.code: s.mean for s in queries.round_results(the_round, k=3, now=utcnow()).subscales}
+    assert after == {"A": pytest.approx(3.5), "B": pytest.approx(5.0)}
 
 
 # --- flask feedback verify-scores --------------------------------------------------------------
