@@ -580,6 +580,7 @@ COLUMNS = {
     "round_meetings": ("id", "round_id", "meeting_id"),
     "responses": ("id", "round_id", "instrument_id", "source", "profession"),
     "answers": ("response_id", "item_code", "value", "text", "review"),
+    "response_scores": ("response_id", "subscale", "score", "answered", "missing"),
     "completions": ("round_id", "user_id"),
     "drafts": ("round_id", "user_id", "answers", "updated_at"),
     "notifications": ("id", "key", "kind", "user_id", "meeting_id", "round_id", "due_at", "status", "attempts",
@@ -898,6 +899,7 @@ class Answers:
 
     def __init__(self, ctx: Context, writer: Writer, ids: Ids):
         from app.demo import DEMO_COMMENTS
+        from app.feedback.scoring import subscale_results
         from app.feedback.services.rounds import ROUND_CLOSING, ROUND_OPENED
 
         self.ctx, self.writer, self.ids = ctx, writer, ids
@@ -911,6 +913,7 @@ class Answers:
         self.good = DEMO_COMMENTS[:6] + EXTRA_COMMENTS[:2]
         self.poor = DEMO_COMMENTS[2:] + EXTRA_COMMENTS[2:]
         self.opened, self.closing = ROUND_OPENED, ROUND_CLOSING
+        self.definition, self.score = definition, subscale_results
         self.reminder = timedelta(days=_config("ROUND_REMINDER_DAYS_BEFORE"))
 
     def write(self, group: GroupPlan, r: SimRound, rng: random.Random, last: bool) -> None:
@@ -951,6 +954,10 @@ class Answers:
             add("responses", (response_id, r.id, ctx.instrument_id, "questionnaire", profession))
             for code, value, text, review in answers:
                 add("answers", (response_id, code, value, text, review))
+            # The subscale scores the app stores with every response, computed as it computes them.
+            rated = {code: value for code, value, _text, _review in answers if value is not None}
+            for result in self.score(self.definition, rated):
+                add("response_scores", (response_id, result.subscale, result.score, result.answered, result.missing))
         for uid in respondents:
             add("completions", (r.id, uid))
         if open_now:
@@ -1321,14 +1328,18 @@ def check_invariants() -> dict[str, int]:
     from app.extensions import db
     from app.feedback.scoring import definition_from_dict
     from app.feedback.services.instruments import default_instrument
+    from app.feedback.services.scores import verify_scores
     from app.timeutil import utcnow
 
     instrument = default_instrument()
     rated = len(definition_from_dict(instrument.definition).rated_items) if instrument else 0
     params = {"rated": rated, "now": utcnow()}
     dialect = db.session.get_bind().dialect.name
-    return {name: db.session.execute(sa.text(sql).bindparams(**{k: v for k, v in params.items() if f":{k}" in sql}))
-            .scalar() for name, sql in invariant_queries(dialect).items()}
+    counts = {name: db.session.execute(sa.text(sql).bindparams(**{k: v for k, v in params.items() if f":{k}" in sql}))
+              .scalar() for name, sql in invariant_queries(dialect).items()}
+    # What `flask feedback verify-scores` reports: stored scores that differ from the answers' (0 when sound).
+    counts["stored_scores_differing_from_the_answers"] = verify_scores().differences
+    return counts
 
 
 def manifest_pages(manifest: dict) -> list[tuple[str | None, str]]:
