@@ -332,3 +332,21 @@ def answer_round(feedback_round, people: Iterable, answers: Iterable[dict], clos
     if close:
         feedback_round.close(utcnow())
     return feedback_round
+
+
+def groups_with_open_rounds(organisation: str, groups: int, per_group: int, email: str) -> list[tuple[str, int]]:
+    """A new organisation of `groups` groups of `per_group` members (e-mail from the pattern, with the group's number
+    `g` and the member's `i`; members for sixty days); each group held a meeting all its members attended, and its
+    round (Pulse check) is open. Returns (member e-mail, round id) for every member, group by group."""
+    org = programme.create_organisation(None, name=organisation)
+    instrument = pulse_instrument()
+    joined_on = local_today() - timedelta(days=60)
+    people: list[tuple[str, int]] = []
+    for g in range(groups):
+        group = make_group(org, f"Group {g:02d}")
+        members = [make_user(email.format(g=g, i=i), organisation_id=org.id) for i in range(per_group)]
+        for person in members:
+            programme.add_member(None, group, person, joined_on=joined_on)
+        feedback_round = open_round(group, present=members, instrument=instrument)
+        people += [(person.email, feedback_round.id) for person in members]
+    return people

@@ -12,59 +12,34 @@ Against gunicorn (2 worker processes × 8 threads, CSRF on) on the suite's datab
 
 from __future__ import annotations
 
-import http.cookiejar
-import re
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db as _db
 from app.feedback.models import Answer, Completion, Draft, Response
-from app.programme import services as programme
-from app.timeutil import local_today
-from tests.factories import GOOD, PASSWORD, make_group, make_members, open_round, pulse_instrument
+from tests.browsing import Browser, at_once
+from tests.factories import GOOD, groups_with_open_rounds
 from tests.gunicorn_server import serve
-from tests.loopback import cookie_opener
 
 GROUPS, PER_GROUP = 20, 10
 MEMBERS = GROUPS * PER_GROUP
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 SUBMISSION = {**{f"a-{code}": value for code, value in GOOD.items()}, "action": "submit"}
 
 
-class Browser:
-    """One member's session: a cookie jar, a CSRF token, plain HTTP over loopback."""
+class Member(Browser):
+    """One member's browser on one server, with the round they answer."""
 
     def __init__(self, base: str, email: str, round_id: int):
-        self.base, self.email = base, email
+        super().__init__(base)
+        self.email = email
         self.answer_path = f"/rounds/{round_id}/answer"
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = cookie_opener(self.jar)
-
-    def request(self, path: str, data: dict | None = None) -> tuple[int, str]:
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        req = urllib.request.Request(self.base + path, data=body, method="POST" if data is not None else "GET")
-        try:
-            with self.opener.open(req, timeout=120) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-
-    def csrf(self, path: str) -> str:
-        status, page = self.request(path)
-        assert status == 200, (path, status)
-        return CSRF.search(page).group(1)
 
     def log_in(self) -> None:
-        token = self.csrf("/login")
-        status, _ = self.request("/login", {"csrf_token": token, "email": self.email, "password": PASSWORD})
+        status = self.sign_in(self.email)
         assert status == 302, (self.email, status)
 
     def post_answers(self, data: dict, token: str) -> int:
@@ -80,29 +55,17 @@ def _count(model) -> int:
 
 
 def _open_rounds() -> list[tuple[str, int]]:
-    """20 groups of 10 members; each group held a meeting all its members attended and its round is open.
-
-    Returns (member e-mail, round id) for the 200 members.
-    """
-    org = programme.create_organisation(None, name="Burst Hospital")
-    instrument = pulse_instrument()
-    joined_on = local_today() - timedelta(days=60)
-    people: list[tuple[str, int]] = []
-    for g in range(GROUPS):
-        group = make_group(org, f"Group {g:02d}")
-        members = make_members(group, PER_GROUP, f"m{g:02d}{{i:02d}}@burst.test", joined_on=joined_on,
-                               organisation_id=org.id)
-        feedback_round = open_round(group, present=members, instrument=instrument)
-        people += [(person.email, feedback_round.id) for person in members]
+    """20 groups of 10 members, each group's round open; (member e-mail, round id) for the 200 members."""
+    people = groups_with_open_rounds("Burst Hospital", GROUPS, PER_GROUP, "m{g:02d}{i:02d}@burst.test")
     _db.session.commit()
     return people
 
 
-def _prepared(base: str, people: list[tuple[str, int]]) -> list[tuple[Browser, str]]:
+def _prepared(base: str, people: list[tuple[str, int]]) -> list[tuple[Member, str]]:
     """Every member logged in with the form's CSRF token in hand (done in parallel, before the burst)."""
 
-    def prepare(person: tuple[str, int]) -> tuple[Browser, str]:
-        browser = Browser(base, *person)
+    def prepare(person: tuple[str, int]) -> tuple[Member, str]:
+        browser = Member(base, *person)
         browser.log_in()
         return browser, browser.csrf(browser.answer_path)
 
@@ -110,31 +73,8 @@ def _prepared(base: str, people: list[tuple[str, int]]) -> list[tuple[Browser, s
         return list(pool.map(prepare, people))
 
 
-def _submissions(sessions: list[tuple[Browser, str]], data: dict = SUBMISSION, times: int = 1) -> list:
+def _submissions(sessions: list[tuple[Member, str]], data: dict = SUBMISSION, times: int = 1) -> list:
     return [lambda b=b, t=t: b.post_answers(data, t) for b, t in sessions for _ in range(times)]
-
-
-def _burst(jobs: list, on_result=None) -> list:
-    """Run every job at the same instant (one thread each); a connection error counts as None."""
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-
-    def run(i: int, job) -> None:
-        barrier.wait()
-        try:
-            results[i] = job()
-        except OSError:  # refused, reset or cut off by the crash
-            results[i] = None
-        if on_result:
-            on_result(results[i])
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 def _assert_every_response_intact(expected: int) -> None:
@@ -151,7 +91,7 @@ def _assert_every_response_intact(expected: int) -> None:
 def test_two_hundred_members_submit_at_once_and_every_answer_is_stored(db):
     people = _open_rounds()
     with serve(_database_url()) as server:
-        statuses = _burst(_submissions(_prepared(server.url, people)))
+        statuses = at_once(_submissions(_prepared(server.url, people)))
     assert Counter(statuses) == {200: MEMBERS}
     _assert_every_response_intact(MEMBERS)
 
@@ -159,7 +99,7 @@ def test_two_hundred_members_submit_at_once_and_every_answer_is_stored(db):
 def test_two_hundred_members_each_submitting_twice_at_once_store_exactly_two_hundred(db):
     people = _open_rounds()
     with serve(_database_url()) as server:
-        statuses = _burst(_submissions(_prepared(server.url, people), times=2))
+        statuses = at_once(_submissions(_prepared(server.url, people), times=2))
     assert Counter(statuses) == {200: MEMBERS, 409: MEMBERS}
     for i in range(MEMBERS):  # exactly one success per member, whichever twin won
         assert sorted(statuses[2 * i:2 * i + 2]) == [200, 409]
@@ -186,7 +126,7 @@ def test_a_crash_in_the_middle_of_a_burst_loses_nothing_that_was_confirmed(db):
                 if successes == 30:
                     server.kill()
 
-        statuses = _burst(_submissions(sessions), on_result=watch)
+        statuses = at_once(_submissions(sessions), on_result=watch)
     confirmed = [email for email, status in zip(emails, statuses, strict=True) if status == 200]
     assert 30 <= len(confirmed) < MEMBERS, "the crash must fall in the middle of the burst"
     assert set(statuses) <= {200, None}, Counter(statuses)
@@ -205,11 +145,11 @@ def test_a_crash_in_the_middle_of_a_burst_loses_nothing_that_was_confirmed(db):
     with serve(_database_url()) as server:
         unfinished = [person for person in people if ids[person[0]] not in completed]
         for person in unfinished[:3]:
-            browser = Browser(server.url, *person)
+            browser = Member(server.url, *person)
             browser.log_in()
             status, page = browser.request(browser.answer_path)
             assert status == 200 and "Half-way there" in page
-        statuses = _burst(_submissions(_prepared(server.url, unfinished)))
+        statuses = at_once(_submissions(_prepared(server.url, unfinished)))
     assert Counter(statuses) == {200: len(unfinished)}
     _assert_every_response_intact(MEMBERS)
     assert _count(Draft) == 0
