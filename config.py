@@ -123,6 +123,10 @@ class Config:
     # The JSON API: requests per token (or per address without one), and failed token checks per address
     API_LIMIT_PER_TOKEN = os.environ.get("API_LIMIT_PER_TOKEN", "600 per minute")
     API_BAD_TOKEN_LIMIT = os.environ.get("API_BAD_TOKEN_LIMIT", "20 per 10 minutes")
+    # Reverse proxies in front of gunicorn that each add the address they were reached from to X-Forwarded-For
+    # (nginx on the host: 1; a load balancer before it: 2). The limits per address then count the client's
+    # address, not the proxy's (which would put every user behind one counter). 0: the header is not trusted.
+    PROXY_HOPS = _int("PROXY_HOPS", 0)
 
     # Mail (Flask-Mailman)
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
@@ -216,6 +220,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
+    PROXY_HOPS = _int("PROXY_HOPS", 1)  # deploy/balint-web.service: gunicorn on 127.0.0.1 behind one reverse proxy
 
     @classmethod
     def problems(cls) -> list[str]:

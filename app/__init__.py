@@ -39,7 +39,21 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
+    register_proxies(app)
     return app
+
+
+def register_proxies(app: Flask) -> None:
+    """Behind PROXY_HOPS reverse proxies, the client's address is the one they put in X-Forwarded-For.
+
+    Only that many entries from the right are trusted (each proxy appends the address it was reached from), so a
+    client cannot choose its address by sending the header itself; the rate limits per address count clients.
+    """
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
 
 
 def register_extensions(app: Flask) -> None:

@@ -153,6 +153,47 @@ def test_one_address_is_slowed_down_after_many_failed_log_ins_on_different_accou
     assert response.status_code == 302
 
 
+def test_without_trusted_proxies_a_client_cannot_dodge_the_address_limit_with_x_forwarded_for(app, client, db, member):
+    assert app.config["PROXY_HOPS"] == 0
+    db.session.commit()
+    limit = int(app.config["LOGIN_LIMIT_PER_ADDRESS"].split()[0])
+    for i in range(limit):
+        response = client.post("/login", data=login_form(f"guess{i}@example.org", "guess"),
+                               headers={"X-Forwarded-For": f"198.51.100.{i}"})
+        assert response.status_code == 200
+    response = client.post("/login", data=login_form("member@example.org"), headers={"X-Forwarded-For": "10.1.1.1"})
+    assert response.status_code == 429
+
+
+def test_behind_a_proxy_the_address_limit_counts_each_client_not_the_proxy(app, db, member):
+    """Everyone reaches the app from the proxy's address; the proxy appends the client's to X-Forwarded-For."""
+    from app import create_app
+    from app.extensions import db as _db
+
+    proxied = create_app("testing", {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                                     "PROXY_HOPS": 1})
+    db.session.commit()
+    limit = int(app.config["LOGIN_LIMIT_PER_ADDRESS"].split()[0])
+    through_proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    guesser = proxied.test_client()
+    try:
+        for i in range(limit):
+            response = guesser.post("/login", data=login_form(f"guess{i}@example.org", "guess"),
+                                    environ_base=through_proxy, headers={"X-Forwarded-For": "203.0.113.9"})
+            assert response.status_code == 200
+        # Stopped, even with an address of its own choosing in front of the one the proxy appended.
+        response = guesser.post("/login", data=login_form("member@example.org"), environ_base=through_proxy,
+                                headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.9"})
+        assert response.status_code == 429
+        # A colleague behind the same proxy still signs in.
+        response = proxied.test_client().post("/login", data=login_form("member@example.org"),
+                                              environ_base=through_proxy, headers={"X-Forwarded-For": "198.51.100.4"})
+        assert response.status_code == 302
+    finally:
+        with proxied.app_context():
+            _db.engine.dispose()
+
+
 # --- password reset --------------------------------------------------------------------------
 
 def test_reset_requests_are_limited_per_address_and_per_account(app, client, db, member, outbox):
