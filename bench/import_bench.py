@@ -238,13 +238,22 @@ def section(runs: list[Run]) -> str:
     return "\n".join(out) + "\n"
 
 
-def with_section(text: str, new: str) -> str:
-    """`text` (RESULTS.md) with its people-import section replaced by `new`, or `new` appended."""
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
+def with_section(text: str, new: str, start: str = START, end: str = END) -> str:
+    """`text` (RESULTS.md) with its section between the markers `start` and `end` (the people import's unless
+    told) replaced by `new`, or `new` appended."""
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1].lstrip("\n")
         return before + new + ("\n" + after if after else "")
     return text.rstrip("\n") + "\n\n" + new
+
+
+def sections(text: str) -> dict[tuple[str, str], str]:
+    """Every section of `text` between a pair of markers (`<!-- name -->` … `<!-- /name -->`), by its markers."""
+    found = {}
+    for match in re.finditer(r"^<!-- ([a-z-]+) -->$.*?^<!-- /\1 -->$\n?", text, re.M | re.S):
+        found[(f"<!-- {match.group(1)} -->", f"<!-- /{match.group(1)} -->")] = match.group(0).rstrip("\n") + "\n"
+    return found
 
 
 def pg_url_beside(url: str) -> str:

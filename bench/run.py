@@ -298,11 +298,11 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, database_url: str, workers: int = 2, threads: int = 4):
+    def __init__(self, database_url: str, workers: int = 2, threads: int = 4, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "BENCH_DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY,
-               "DATABASE_URL": database_url, "BASE_URL": self.url}
+               "DATABASE_URL": database_url, "BASE_URL": self.url, **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--worker-class", "gthread", "--threads", str(threads), "--timeout", "120",
@@ -345,13 +345,22 @@ def wsgi_app():
     return bench_app(os.environ["BENCH_DATABASE_URL"])
 
 
-def wrk(url: str, requests_file: Path, connections: int, duration: float) -> dict:
-    """Drive the server with wrk over the prepared requests; returns rps, p50/p95 (ms) and failures."""
+def wrk_command(url: str, requests_file: Path, connections: int, duration: float) -> list[str]:
+    """The wrk command line that replays the prepared requests against `url`."""
     # One wrk thread: each thread replays the request list on its own, so two would submit each member twice
     # (one thread drives 8 connections far faster than this server answers).
-    command = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(duration))}s",
-               "--timeout", "30s", "-s", str(LUA), url, "--", str(requests_file)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return ["wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(duration))}s",
+            "--timeout", "30s", "-s", str(LUA), url, "--", str(requests_file)]
+
+
+def wrk(url: str, requests_file: Path, connections: int, duration: float) -> dict:
+    """Drive the server with wrk over the prepared requests; returns rps, p50/p95 (ms) and failures."""
+    command = wrk_command(url, requests_file, connections, duration)
+    return wrk_result(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def wrk_result(out: str) -> dict:
+    """rps, p50/p95 (ms), failures and the request count from the JSON line wrk.lua prints."""
     result = json.loads(out.strip().splitlines()[-1])
     seconds = result["duration_us"] / 1e6
     return {
@@ -602,6 +611,10 @@ def main(argv: list[str] | None = None) -> int:
     # The people import: a 2,000-row XLSX previewed and imported twice (PostgreSQL beside the city scale's server).
     pg_url = import_bench.pg_url_beside(SCALES["city"]["url"]) if "city" in args.scales else None
     text = import_bench.with_section(text, import_bench.section(import_bench.run_all(2000, pg_url, log)))
+    # Sections other commands write (`python -m bench.two_hosts`, which `make bench` runs next) stay as they were.
+    for (start, end), kept in import_bench.sections(RESULTS.read_text() if RESULTS.exists() else "").items():
+        if start not in text:
+            text = import_bench.with_section(text, kept, start, end)
     RESULTS.write_text(text)
     print()
     print(text)
