@@ -214,8 +214,8 @@ def hosts(world, database_url, redis_url):
             server.wait_ready()
         yield Hosts(servers[0].url, servers[1].url)
     finally:
-        for server in servers:
-            server.stop()
+        with ThreadPoolExecutor(len(servers)) as pool:  # each waits for its workers to finish: stop both at once
+            list(pool.map(Server.stop, servers))
 
 
 @pytest.fixture
