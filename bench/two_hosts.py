@@ -217,8 +217,8 @@ def section(result: dict) -> str:
              if figures[page.key][labels[0]].rps]
     if split:
         out += ["", f"The same two workers split across two hosts served {min(split):.2f}–{max(split):.2f}× what one "
-                "host served: a request costs no more when its session was signed, its data written and its limits "
-                "counted by another host. Above 1× is the even split, not the hosts: *busiest worker* is the share "
+                "host served: a request costs no more when the hosts share one session key, one database and one "
+                "Redis. Above 1× is the even split, not the hosts: *busiest worker* is the share "
                 "of the one host's CPU time used by the busier of its two workers while wrk's 8 kept-alive "
                 "connections ran — gunicorn leaves it to the kernel which worker accepts a connection, and one "
                 "worker (4 threads, one Python interpreter) can end up with most of them, while each of two hosts' "
