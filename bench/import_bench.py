@@ -93,7 +93,7 @@ def _app(url: str):
     from app import create_app
 
     # The Testing config: mail kept in memory, no CSRF to mint; everything else as in production.
-    return create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
+    return create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
 
 
 def _ensure_database(url: str) -> None:
