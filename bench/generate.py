@@ -1069,7 +1069,8 @@ def _history(ctx: Context, log: Callable[[str], None]) -> Written:
 
 
 def _finish(ctx: Context, written: Written, log: Callable[[str], None]) -> None:
-    """Rounds the coordinator extended (through the service), the used questionnaire locked, sequences, ANALYZE."""
+    """Rounds the coordinator extended (through the service), the used questionnaire locked, the closed rounds'
+    sums stored, sequences, ANALYZE."""
     from app.accounts.models import User
     from app.extensions import db
     from app.feedback.models import FeedbackRound, Instrument
@@ -1085,6 +1086,10 @@ def _finish(ctx: Context, written: Written, log: Callable[[str], None]) -> None:
         feedback.extend_round(coordinator, feedback_round, closes_at, when)
     db.session.get(Instrument, ctx.instrument_id).locked = True
     db.session.flush()
+    # The sums of the closed rounds, stored as their closing (or `flask notify send-due`) would have.
+    from app.disclosure.services import refresh_round_aggregates
+
+    refresh_round_aggregates()
     if db.session.get_bind().dialect.name == "postgresql":
         for table in db.metadata.sorted_tables:
             if "id" in table.c and isinstance(table.c.id.type, sa.Integer):

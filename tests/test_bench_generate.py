@@ -53,6 +53,13 @@ def test_generated_programme_keeps_the_five_meeting_rule_the_unique_keys_and_ano
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
     assert _count("SELECT COUNT(*) FROM completions c JOIN users u ON u.id = c.user_id "
                   f"WHERE u.email = '{MEMBER_EMAIL}' AND c.round_id = {manifest['open_round_id']}") == 0
+    # Every closed round's sums are stored, as its closing would have stored them, and equal a recomputation.
+    from app.disclosure.services import rounds_without_aggregates
+    from app.feedback.services.scores import verify_round_aggregates
+
+    assert rounds_without_aggregates() == []
+    checked = verify_round_aggregates()
+    assert checked.ok and checked.rounds == _count("SELECT COUNT(*) FROM feedback_rounds WHERE status = 'closed'") > 0
 
 
 def test_manifest_names_open_rounds_the_personas_may_answer_and_every_page_answers(app, manifest):

@@ -138,3 +138,64 @@ def test_the_stored_scores_migration_scores_every_response_already_stored(empty_
         assert _flask(empty_database_url, "feedback", "verify-scores").returncode == 1
     finally:
         engine.dispose()
+
+
+def test_the_round_aggregates_migration_stores_the_sums_of_every_closed_round(empty_database_url):
+    """Closed rounds written before the table existed get their sums (whole round and per source × profession,
+    a round nobody answered marked with n = 0), open rounds none, and `flask feedback verify-scores` finds them
+    equal to a recomputation."""
+    from tests.factories import likert, questionnaire, subscale, t
+
+    definition = questionnaire("summed", t("Summed"), items=[likert("a1", t("a1")), likert("a2", t("a2"))],
+                               subscales=[subscale("A", t("A"), "a1", "a2")])
+    assert _flask(empty_database_url, "db", "upgrade", BEFORE_STORED_SCORES).returncode == 0
+    instruments = sa.table("instruments", *(sa.column(c) for c in (
+        "id", "code", "version", "title_en", "title_zh", "source_text", "licence", "source", "requires_permission",
+        "active", "locked", "created_at")), sa.column("definition", sa.JSON))
+    engine = sa.create_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(instruments.insert().values(
+                id=100, code="summed", version=1, title_en="Summed", title_zh="Summed", definition=definition,
+                source_text="{}", licence="CC0", source="tests", requires_permission=False, active=False,
+                locked=True, created_at=sa.func.current_timestamp()))
+            conn.execute(sa.text("INSERT INTO organisations (id, name, kind, active, created_at) "
+                                 "VALUES (1, 'Hospital', 'hospital', true, CURRENT_TIMESTAMP)"))
+            conn.execute(sa.text(
+                "INSERT INTO groups (id, organisation_id, name, capacity, mode, duration_minutes, feedback_interval, "
+                "feedback_window_days, status, created_at) "
+                "VALUES (1, 1, 'Group', 12, 'onsite', 60, 5, 14, 'active', CURRENT_TIMESTAMP)"))
+            for rid, status in ((1, "closed"), (2, "open"), (3, "closed")):
+                conn.execute(sa.text(
+                    "INSERT INTO feedback_rounds (id, group_id, number, status, mode, opens_at, closes_at, "
+                    "instrument_id) VALUES (:id, 1, :id, :status, 'questionnaire', '2026-01-01 00:00:00', "
+                    "'2026-01-15 00:00:00', 100)"), {"id": rid, "status": status})
+            given = [(1, "nurse", 1, 2), (1, "nurse", 3, 4), (1, None, 5, 5), (1, "physician", 2, None),
+                     (2, "nurse", 4, 4)]
+            for i, (rid, profession, a1, a2) in enumerate(given):
+                conn.execute(sa.text("INSERT INTO responses (id, round_id, instrument_id, source, profession) "
+                                     "VALUES (:id, :rid, 100, 'questionnaire', :profession)"),
+                             {"id": f"{i:032x}", "rid": rid, "profession": profession})
+                for code, value in (("a1", a1), ("a2", a2)):
+                    if value is not None:
+                        conn.execute(sa.text("INSERT INTO answers (response_id, item_code, value, review) "
+                                             "VALUES (:id, :code, :value, 'pending')"),
+                                     {"id": f"{i:032x}", "code": code, "value": value})
+        upgrade = _flask(empty_database_url, "db", "upgrade")
+        assert upgrade.returncode == 0, upgrade.stderr
+        with engine.connect() as conn:
+            rows = {(rid, source, profession, measure): (n, total, partial)
+                    for rid, source, profession, measure, n, total, partial in conn.execute(sa.text(
+                        "SELECT round_id, source, profession, measure, n, total, partial FROM round_aggregates"))}
+        assert {key[0] for key in rows} == {1, 3}
+        assert rows[(3, "*", "*", "responses")] == (0, 0, 0) and len([k for k in rows if k[0] == 3]) == 1
+        assert rows[(1, "*", "*", "responses")][0] == 4
+        assert rows[(1, "questionnaire", "nurse", "responses")][0] == 2
+        assert rows[(1, "questionnaire", "unknown", "responses")][0] == 1
+        n, total, partial = rows[(1, "*", "*", "summed/A")]
+        assert (n, partial) == (4, 1) and total == pytest.approx(1.5 + 3.5 + 5 + 2)
+        verify = _flask(empty_database_url, "feedback", "verify-scores")
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert "Checked the stored sums of 2 closed rounds" in verify.stdout
+    finally:
+        engine.dispose()

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.feedback.models import Answer, FeedbackRound, Instrument, Response, ResponseScore
+from app.feedback.models import Answer, FeedbackRound, Instrument, Response, ResponseScore, RoundAggregate
 from app.feedback.scoring import subscale_key  # noqa: F401  (the views build the keys of the sums with it)
 
 #: Stands for "every source" / "every profession" in the atoms of a view that does not split rounds.
@@ -24,7 +24,12 @@ ANY = "*"
 #: The profession category of responses whose respondent gave none (and of interviews).
 UNKNOWN = "unknown"
 
+#: The measure of the stored round aggregates that counts responses (subscale keys always hold a "/").
+RESPONSES = "responses"
+
 Atom = tuple[int, str, str]  # (round id, source, profession)
+Counts = dict[Atom, int]
+SubscaleSums = dict[tuple[Atom, str], tuple[int, float, float, int]]
 
 
 def _atom_columns(source, profession, split: bool) -> list:
@@ -86,6 +91,83 @@ def subscale_sums(round_ids: Sequence[int], split: bool) -> dict[tuple[Atom, str
         cell[2] += float(total_sq or 0.0)
         cell[3] += int(partial or 0)
     return {key: tuple(value) for key, value in out.items()}
+
+
+def aggregate_rows(round_ids: Sequence[int]) -> list[dict]:
+    """The rows of round_aggregates for these rounds, computed live: whole-round and split atoms alike.
+
+    Four statements (counts and subscale sums, unsplit and split) whatever the number of rounds, by the very
+    functions the live readers use, so stored and live sums are the same numbers. Every round gets its
+    whole-round "responses" row, with n = 0 when nobody answered (the mark that its sums are stored).
+    """
+    round_ids = sorted(set(round_ids))
+    if not round_ids:
+        return []
+    rows = {(rid, ANY, ANY, RESPONSES): {"round_id": rid, "source": ANY, "profession": ANY, "measure": RESPONSES,
+                                         "n": 0, "total": 0.0, "total_sq": 0.0, "partial": 0} for rid in round_ids}
+    for split in (False, True):
+        for (rid, source, profession), n in response_counts(round_ids, split).items():
+            rows[(rid, source, profession, RESPONSES)] = {
+                "round_id": rid, "source": source, "profession": profession, "measure": RESPONSES, "n": n,
+                "total": 0.0, "total_sq": 0.0, "partial": 0}
+        for ((rid, source, profession), key), (n, total, total_sq, partial) in subscale_sums(round_ids, split).items():
+            rows[(rid, source, profession, key)] = {
+                "round_id": rid, "source": source, "profession": profession, "measure": key, "n": n,
+                "total": total, "total_sq": total_sq, "partial": partial}
+    return [rows[key] for key in sorted(rows)]
+
+
+def stored_sums(round_ids: Sequence[int], split: bool, subscales: bool = True
+                ) -> tuple[set[int], Counts, SubscaleSums]:
+    """The sums stored for those of the rounds that were aggregated: (their ids, responses per atom, subscale sums).
+
+    One statement. Atoms as `response_counts` and `subscale_sums` give them: whole rounds, or (split) each
+    source × profession; a round nobody answered is aggregated with no atom.
+    """
+    if not round_ids:
+        return set(), {}, {}
+    a = RoundAggregate.__table__.c
+    whole = a.source == ANY
+    query = sa.select(a.round_id, a.source, a.profession, a.measure, a.n, a.total, a.total_sq, a.partial).where(
+        a.round_id.in_(list(round_ids)),
+        sa.and_(whole, a.measure == RESPONSES) | (~whole if split else whole),
+    )
+    if not subscales:
+        query = query.where(a.measure == RESPONSES)
+    found: set[int] = set()
+    counts: Counts = {}
+    sums: SubscaleSums = {}
+    for rid, source, profession, measure, n, total, total_sq, partial in db.session.execute(query):
+        if source == ANY and measure == RESPONSES:
+            found.add(rid)
+            if split:
+                continue
+        atom = (rid, source, profession)
+        if measure == RESPONSES:
+            if n:
+                counts[atom] = int(n)
+        else:
+            sums[(atom, measure)] = (int(n), float(total), float(total_sq), int(partial))
+    return found, counts, sums
+
+
+def round_sums(round_ids: Sequence[int], split: bool, closed_ids: Iterable[int], subscales: bool = True
+               ) -> tuple[Counts, SubscaleSums]:
+    """Responses per atom and subscale sums of the rounds: stored for the closed rounds that were aggregated,
+    live (from the responses and their stored scores) for the others.
+
+    At most three statements whatever the number of rounds. A closed round not yet aggregated (closed a moment
+    ago by its deadline, or its sums invalidated) is read live, so a number never disappears nor differs.
+    """
+    closed_ids = set(closed_ids)
+    closed = [rid for rid in round_ids if rid in closed_ids]
+    found, counts, sums = stored_sums(closed, split, subscales) if closed else (set(), {}, {})
+    rest = [rid for rid in round_ids if rid not in found]
+    if rest:
+        counts.update(response_counts(rest, split))
+        if subscales:
+            sums.update(subscale_sums(rest, split))
+    return counts, sums
 
 
 def item_sums(round_ids: Sequence[int], codes: Iterable[str] | None, split: bool

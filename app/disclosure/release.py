@@ -120,7 +120,7 @@ class Release:
 
     `split` reads the rounds per source and profession (needed only by views that filter on them); `items`
     adds per-question sums and `options` their distributions (the codes of the questions, or all). Rounds
-    still open at `now` publish nothing but participation. Six statements at most, whatever the number of
+    still open at `now` publish nothing but participation. Seven statements at most, whatever the number of
     rounds.
     """
 
@@ -133,8 +133,9 @@ class Release:
         self.instruments = queries.instruments_answered(ids)
         self.definitions = {iid: feedback_rules.definition_from_dict(i.definition)
                             for iid, i in self.instruments.items()}
-        self._counts = queries.response_counts(ids, split)
-        self._subscales = queries.subscale_sums(ids, split) if subscales or items else {}
+        # Closed rounds read the sums stored when they closed (app.disclosure.services), the others live.
+        stored = [r.id for r in rounds if r.status == "closed"]
+        self._counts, self._subscales = queries.round_sums(ids, split, stored, subscales=subscales or items)
         self._items = queries.item_sums(ids, None, split) if items else {}
         options = list(options or ())
         self._options = queries.option_counts(ids, options, split) if options else {}

@@ -68,12 +68,14 @@ def feedback_cli():
 def verify_scores(fix: bool, show: int):
     """Recompute every response's subscale scores from its answers and compare them with the stored ones.
 
-    Exits 1 when any stored score is missing, extra or different (beyond 1e-9); with --fix, stores the
-    recomputed scores of those responses instead and exits 0.
+    Then recomputes the sums of every closed round whose sums are stored (round_aggregates) from the stored
+    scores and compares them too. Exits 1 when any stored score or round sum is missing, extra or different
+    (beyond 1e-9); with --fix, stores the recomputed scores and sums instead and exits 0.
     """
     with write_intent() if fix else nullcontext():
         try:
             result = scores.verify_scores(fix=fix, keep=max(show, 0))
+            sums = scores.verify_round_aggregates(fix=fix, keep=max(show, 0))
         except BaseException:
             db.session.rollback()
             raise
@@ -87,7 +89,16 @@ def verify_scores(fix: bool, show: int):
         click.echo(f"  {difference.describe()}")
     if result.differences > len(result.first):
         click.echo(f"  ... and {result.differences - len(result.first)} more.")
+    click.echo(f"Checked the stored sums of {sums.rounds} closed rounds ({sums.rows} rows): "
+               f"{sums.differences} differences in {sums.rounds_differing} rounds; "
+               f"{sums.not_aggregated} closed rounds not aggregated yet (read live until send-due stores them).")
+    for difference in sums.first:
+        click.echo(f"  {difference.describe()}")
+    if sums.differences > len(sums.first):
+        click.echo(f"  ... and {sums.differences - len(sums.first)} more.")
     if fix and result.fixed:
         click.echo(f"Stored the recomputed scores of {result.fixed} responses.")
-    elif not result.ok:
+    if fix and sums.fixed:
+        click.echo(f"Stored the sums of {sums.fixed} closed rounds again.")
+    if not fix and not (result.ok and sums.ok):
         raise SystemExit(1)

@@ -215,6 +215,61 @@ class ResponseScore(db.Model):
     )
 
 
+
+class RoundAggregate(db.Model):
+    """The sums of one closed round that app.disclosure publishes from, stored once when the round closes.
+
+    One row per round, atom and measure, as app.disclosure.queries defines them: the atom is the whole round
+    (source and profession "*") or one source × profession of it (the split a view may publish); the measure is
+    "responses" (n = how many responses) or a subscale key (n, sum and sum of squares of the responses' scores,
+    `partial` = responses that answered some but not all of its items). Every round that was aggregated has its
+    whole-round "responses" row, even with n = 0: that row says "this round's sums are stored".
+
+    Derived data, like ResponseScore: written by app.disclosure.services when a round closes (the transaction
+    that closes it, or `flask notify send-due`), removed in the flush that changes any stored score of the round
+    (`_rescore_after_flush`), and rebuilt by the next send-due; readers fall back to the live sums meanwhile.
+    A closed round takes no more answers, so its rows never go stale otherwise. The rows hold counts and sums
+    of the round and its categories, nothing per response.
+    """
+
+    __tablename__ = "round_aggregates"
+
+    round_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("feedback_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: so.Mapped[str] = so.mapped_column(sa.String(15), primary_key=True)
+    profession: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
+    # "responses", or "<instrument code>/<subscale code>" (scoring.subscale_key).
+    measure: so.Mapped[str] = so.mapped_column(sa.String(121), primary_key=True)
+    n: so.Mapped[int]
+    total: so.Mapped[float] = so.mapped_column(sa.Float)
+    total_sq: so.Mapped[float] = so.mapped_column(sa.Float)
+    partial: so.Mapped[int]
+
+    __table_args__ = (sa.CheckConstraint("n >= 0 AND partial >= 0", name="counts"),)
+
+
+def invalidate_round_aggregates(connection: sa.Connection, round_ids: Iterable[int] = (),
+                                response_ids: Iterable[str] = ()) -> None:
+    """Remove the stored sums of the rounds, and of the rounds of these responses (one statement).
+
+    Called whenever stored scores or responses change: the rounds are aggregated again by the next
+    `refresh_round_aggregates` and read live until then, so a published number never rests on stale sums.
+    """
+    round_ids = sorted({i for i in round_ids if i is not None})
+    response_ids = sorted({i for i in response_ids if i is not None})
+    if not round_ids and not response_ids:
+        return
+    table = RoundAggregate.__table__
+    responses = Response.__table__
+    which = []
+    if round_ids:
+        which.append(table.c.round_id.in_(round_ids))
+    if response_ids:
+        which.append(table.c.round_id.in_(sa.select(responses.c.round_id).where(responses.c.id.in_(response_ids))))
+    connection.execute(sa.delete(table).where(sa.or_(*which)))
+
+
 _STORE_BATCH = 500  # responses per statement when scores are computed and stored
 
 
@@ -260,6 +315,7 @@ def store_scores(connection: sa.Connection, response_ids: Iterable[str], fresh: 
                 for response_id, results in computed_scores(connection, chunk).items() for r in results]
         if not fresh:
             connection.execute(sa.delete(table).where(table.c.response_id.in_(chunk)))
+            invalidate_round_aggregates(connection, response_ids=chunk)  # their rounds' sums change with them
         if rows:
             connection.execute(sa.insert(table), rows)
             written += len(rows)
@@ -282,9 +338,11 @@ def _rescore_after_flush(session: so.Session, flush_context) -> None:
     """
     new: set[str] = set()
     changed: set[str] = set()
+    rounds: set[int] = set()  # rounds that gained, lost or moved a response: their stored sums are stale
     for obj in session.new:
         if isinstance(obj, Response):
             new.add(obj.id)
+            rounds.add(obj.round_id)
         elif isinstance(obj, Answer):
             changed.add(obj.response_id)
     for obj in session.dirty:
@@ -294,15 +352,21 @@ def _rescore_after_flush(session: so.Session, flush_context) -> None:
             changed.add(obj.response_id)
         elif isinstance(obj, Response) and _changed(obj, "instrument_id"):
             changed.add(obj.id)
+        if isinstance(obj, Response) and _changed(obj, "round_id", "source", "profession"):
+            rounds.update(sa.inspect(obj).attrs.round_id.history.deleted or ())
+            rounds.add(obj.round_id)
     for obj in session.deleted:
         if isinstance(obj, Answer):
             changed.add(obj.response_id)
+        elif isinstance(obj, Response):
+            rounds.add(obj.round_id)
     changed -= new
-    if not new and not changed:
+    if not new and not changed and not rounds:
         return
     connection = session.connection()
     store_scores(connection, new, fresh=True)
-    store_scores(connection, changed)
+    store_scores(connection, changed)  # also drops the stored sums of these responses' rounds
+    invalidate_round_aggregates(connection, round_ids=rounds)
 
 
 class Completion(db.Model):

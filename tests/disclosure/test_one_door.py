@@ -1,10 +1,10 @@
 """One door: no module but app.disclosure reads feedback answers for anything it shows.
 
-Two checks. Statically, only app.disclosure and the modules that write answers (or the scores stored from them)
-or review one answer mention the answers' columns or the stored scores. At run time, every page, export, report
-and API call (every GET route of the app, as a coordinator and as a leader, the API with a token) is opened on a
-programme with closed rounds, and every SQL statement that reads the answers or the stored scores must come from
-app.disclosure.
+Two checks. Statically, only app.disclosure and the modules that write answers (or the scores and round sums
+stored from them) or review one answer mention the answers' columns, the stored scores or the stored sums. At run
+time, every page, export, report and API call (every GET route of the app, as a coordinator and as a leader, the
+API with a token) is opened on a programme with closed rounds (one with its sums stored), and every SQL statement
+that reads the answers, the stored scores or the stored round sums must come from app.disclosure.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.api.services import create_token
+from app.disclosure.services import refresh_round_aggregates
 from app.extensions import db as _db
 from app.programme import services as programme
 from tests.disclosure.world import make_world
@@ -28,6 +29,9 @@ APP = Path(__file__).resolve().parents[2] / "app"
 WRITERS = {"feedback/models.py", "feedback/services/responses.py", "feedback/services/interviews.py",
            "feedback/services/review.py", "feedback/services/scores.py"}
 STORED_SCORES = r"\bResponseScore\.|\bresponse_scores\.c\."  # the stored scores, as answers above
+# The sums of closed rounds stored from the scores (round_aggregates): computed, stored and read in app/disclosure;
+# the model drops them when a score changes and `verify-scores` compares them (both writers above).
+STORED_SUMS = r"|\bRoundAggregate\b|\bround_aggregates\.c\."
 DOOR = "disclosure/"
 
 
@@ -36,7 +40,8 @@ def test_only_the_disclosure_module_and_the_writers_mention_the_answers_columns(
     for path in APP.rglob("*.py"):
         relative = path.relative_to(APP).as_posix()
         source = path.read_text(encoding="utf-8")
-        if re.search(r"\bAnswer\.(value|text|item_code|response_id|review)\b|\banswers\.c\.|" + STORED_SCORES, source):
+        answers = r"\bAnswer\.(value|text|item_code|response_id|review)\b|\banswers\.c\.|"
+        if re.search(answers + STORED_SCORES + STORED_SUMS, source):
             mentions.add(relative)
     outside = {m for m in mentions if not m.startswith(DOOR)} - WRITERS
     assert outside == set(), f"answers read outside app/disclosure: {sorted(outside)}"
@@ -80,6 +85,7 @@ def programme_world(app, db, coordinator, leader):
             {"source": "questionnaire", "profession": "nurse", "answers": {"a1": 3, "a2": 3, "a3": 3}}] * 3},
     ]}]}]}
     world = make_world(spec)
+    refresh_round_aggregates()  # the closed round's sums stored, as when it closed: pages read them
     programme.add_group_leader(None, world.groups[0], leader)
     leader.organisation_id = coordinator.organisation_id = world.organisations[0].id
     _db.session.commit()
@@ -96,10 +102,13 @@ def test_every_page_export_report_and_api_call_reads_answers_only_through_the_do
     api_urls = [u for u in urls if u.startswith("/api/")]
     pages = [u for u in urls if not u.startswith("/api/")]
     readers: dict[str, set[str]] = {}
+    stored_sums_read: list[str] = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        if re.search(r"\b(answers|response_scores)\b", statement):
+        if re.search(r"\b(answers|response_scores|round_aggregates)\b", statement):
             readers.setdefault(_origin(), set()).add(statement.split()[0].upper())
+        if statement.lstrip().upper().startswith("SELECT") and re.search(r"\bround_aggregates\b", statement):
+            stored_sums_read.append(_origin())
 
     sa.event.listen(_db.engine, "before_cursor_execute", before)
     opened = 0
@@ -120,5 +129,6 @@ def test_every_page_export_report_and_api_call_reads_answers_only_through_the_do
     assert opened > 100, opened
     # The answers were read (the results page, trends, exports, report, API), and only through the door.
     assert any(origin.startswith(DOOR) for origin in readers), readers
+    assert stored_sums_read, "no page read the stored round sums"
     outside = {origin: kinds for origin, kinds in readers.items() if not origin.startswith(DOOR)}
     assert outside == {}, outside

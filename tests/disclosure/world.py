@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from hypothesis import strategies as st
+
+from app import disclosure
 from app.extensions import db
 from app.feedback import scoring as rules
 from app.feedback.models import Answer, FeedbackRound, Instrument, Response
@@ -18,6 +21,8 @@ DEF = rules.definition_from_dict(ATTACK)
 SUBSCALES = {f"attack/{s.code}": s for s in DEF.subscales}
 NUMERIC = [i.code for i in DEF.items if i.is_numeric]
 COUNTED = NUMERIC + ["c1"]
+K = 3
+PROFESSIONS = ("physician", "nurse", "psychologist", None)
 
 
 @dataclass
@@ -115,3 +120,88 @@ def make_world(spec: dict, now: datetime | None = None) -> World:
                                                  given["profession"] or "unknown", dict(given["answers"])))
     db.session.flush()
     return world
+
+
+# --- generated programmes ----------------------------------------------------------------------
+
+@st.composite
+def answers(draw) -> dict:
+    given = {"a1": draw(st.integers(1, 5))}
+    for code in ("a2", "a3"):
+        if draw(st.booleans()) or draw(st.booleans()):
+            given[code] = draw(st.integers(1, 5))
+    if draw(st.integers(0, 3)):
+        given["b1"] = draw(st.integers(0, 10))
+    if draw(st.booleans()):
+        given["c1"] = draw(st.integers(0, 1))
+    if draw(st.integers(0, 3)) == 0:
+        given["t1"] = draw(st.sampled_from(["Felt heard.", "A hard week.", "感觉被理解。"]))
+    return given
+
+
+@st.composite
+def rounds(draw) -> dict:
+    mode = draw(st.sampled_from(["questionnaire", "questionnaire", "interview"]))
+    # Mostly the mode's source; now and then a mixed round, which the app never makes but the policy must bear.
+    mixed = draw(st.integers(0, 5)) == 0
+    few_professions = draw(st.sampled_from([PROFESSIONS[:2], PROFESSIONS, PROFESSIONS[:3]]))
+    responses = []
+    for _ in range(draw(st.integers(2, 12))):
+        source = draw(st.sampled_from(["questionnaire", "interview"])) if mixed else mode
+        profession = None if source == "interview" else draw(st.sampled_from(few_professions))
+        responses.append({"source": source, "profession": profession, "answers": draw(answers())})
+    return {"closed": draw(st.integers(0, 4)) > 0, "mode": mode, "month": draw(st.integers(0, 7)),
+            "responses": responses}
+
+
+programmes = st.fixed_dictionaries({"orgs": st.lists(
+    st.fixed_dictionaries({"groups": st.lists(
+        st.fixed_dictionaries({"rounds": st.lists(rounds(), min_size=1, max_size=3)}), min_size=1, max_size=2)}),
+    min_size=1, max_size=2)})
+
+
+# --- what every role can read ------------------------------------------------------------------
+
+def read_everything(world) -> list[disclosure.Published]:
+    """Call what every page, filter, export, report and API call of every role calls; collect what is published."""
+    from app.api.resources_trends import group_trend_data, programme_trend_data
+    from app.feedback import queries as results_queries
+    from app.trends import export_queries as eq
+    from app.trends import group_queries, programme_queries, warnings
+
+    now = world.now
+    scopes = [None] + [o.id for o in world.organisations]
+    with disclosure.observe() as seen:
+        # Leaders and coordinators: each round's results page, by source; each group's trends (page, chart, API).
+        for r in world.rounds:
+            for source in results_queries.SOURCES:
+                results_queries.round_results(r, k=K, now=now, text_filter="all", sources=source)
+        for group in world.groups:
+            for source in group_queries.SOURCES:
+                # With the item breakdown: everything the page shows without it, and more.
+                group_queries.chart_data(group_queries.group_trend(group, k=K, sources=source, items=True, now=now))
+            group_trend_data(group, K)
+        # Coordinators: programme trends under every filter (a coordinator of one organisation sees a subset of
+        # these cells; their pools and exports differ and are read below), the API, exports and the report.
+        # (An organisation or period filter only leaves groups or rounds out: their cells are the same numbers.)
+        professions = sorted({r.profession for r in world.responses if r.profession != "unknown"}) + ["other"]
+        for profession in (None, *professions):
+            for by in programme_queries.BY:
+                programme_queries.programme_trend(None, profession=profession, by=by, k=K, now=now)
+        for organisation in world.organisations:
+            programme_queries.programme_trend(None, organisation_id=organisation.id, by="quarter", k=K, now=now)
+        programme_queries.programme_trend(None, k=K, start=(now - timedelta(days=100)).date(), now=now)
+        for g in world.groups:
+            for filters in (eq.Filters(group_id=g.id), eq.Filters(group_id=g.id, since=now - timedelta(days=100))):
+                eq.aggregate_rows(filters, K, now=now)
+                eq.response_rows(filters, K, now=now)
+        for scope in scopes:
+            programme_trend_data(scope, K)
+            eq.aggregate_rows(eq.Filters(scope=scope), K, now=now)
+            eq.response_rows(eq.Filters(scope=scope), K, now=now)
+            eq.text_rows(eq.Filters(scope=scope), K, now=now)
+            for months in range(0, 9, 3):
+                eq.quarter_report(scope, now - timedelta(days=30 * months + 120), now - timedelta(days=30 * months), K,
+                                  "en")
+            warnings.early_warnings(now, scope, drop=0.0, participation=0.0, days=10_000, k=K)
+    return seen

@@ -347,7 +347,9 @@ def test_the_number_of_queries_is_the_same_for_3_rounds_and_for_30(app, client, 
     large = (count_statements(trend), count_statements(page))
     assert len(group_queries.group_trend(group, k=K).rounds) == 30
     assert small == large
-    assert small[0] <= 16  # the instruments come in a statement of their own: each definition decoded once
+    # The instruments come in a statement of their own (each definition decoded once), and so do the sums stored
+    # for closed rounds (these rounds were closed without them, so they are also summed live).
+    assert small[0] <= 17
 
 
 # --- the page and who may open it ------------------------------------------------------------

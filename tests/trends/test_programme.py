@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from app.disclosure.services import refresh_round_aggregates
 from app.extensions import db as _db
 from app.feedback import scoring
 from app.feedback.models import Answer, FeedbackRound, Response, RoundMeeting
@@ -308,6 +309,7 @@ def _groups_with_rounds(org, instrument, first: int, count: int, rng: random.Ran
         group = make_group(org, f"Counted group {g:02d}")
         for number in range(1, 4):
             add_round(group, number, instrument, [random_answers(rng) for _ in range(rng.randint(2, 6))])
+    refresh_round_aggregates()  # the closed rounds' sums stored, as when they closed
     _db.session.commit()
 
 
@@ -328,7 +330,7 @@ def test_the_query_count_is_the_same_for_two_groups_as_for_twenty(client, auth, 
     with counted_queries() as many_page:
         assert client.get("/trends?by=quarter").status_code == 200
     assert len(trend.groups) == 20
-    assert len(few) == len(many) <= 4
+    assert len(few) == len(many) <= 3  # the rounds, their instruments, their stored sums
     assert len(few_page) == len(many_page)
 
 

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from app.accounts.models import User
 from app.audit.services import record_action
 from app.disclosure import rules as disclosure_rules
+from app.disclosure import services as aggregates
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.feedback import rules
@@ -123,7 +124,8 @@ def tell_eligible_members(feedback_round: FeedbackRound, now: datetime) -> int:
 
 
 def close_due_rounds(now: datetime) -> int:
-    """Close every open round whose window has ended; returns how many."""
+    """Close every open round whose window has ended, and store the sums of every closed round that lacks them
+    (these, and any whose sums a correction dropped: app.disclosure.services); returns how many rounds closed."""
     result = db.session.execute(
         sa.update(FeedbackRound)
         .where(FeedbackRound.status == "open", FeedbackRound.closes_at <= now)
@@ -131,14 +133,17 @@ def close_due_rounds(now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     db.session.flush()
+    aggregates.refresh_round_aggregates()
     return result.rowcount or 0
 
 
 def close_if_due(feedback_round: FeedbackRound, now: datetime) -> bool:
-    """Close the round on the first read after its deadline; True when it is (now) closed."""
+    """Close the round on the first read after its deadline, storing its sums in the same transaction; True
+    when it is (now) closed."""
     if feedback_round.status == "open" and now >= feedback_round.closes_at:
         feedback_round.close(now)
         db.session.flush()
+        aggregates.store_round_aggregates([feedback_round.id])
     return feedback_round.status == "closed"
 
 
