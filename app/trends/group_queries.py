@@ -169,6 +169,12 @@ class GroupTrend:
     distinct_presenters: int
     themes: list[QuarterThemes]
     items_included: bool = False
+    total_rounds: int = 0  # every round of the group; `rounds` holds the period shown
+
+    @property
+    def limited(self) -> bool:
+        """Whether older rounds are left out of the period shown."""
+        return len(self.rounds) < self.total_rounds
 
     @property
     def held_share(self) -> float | None:
@@ -178,30 +184,32 @@ class GroupTrend:
 
 # --- the SQL (none of it reads answers: those come from app.disclosure) ----------------------
 
-def _rounds(group: Group) -> list[FeedbackRound]:
-    return list(db.session.scalars(
-        sa.select(FeedbackRound)
+def _rounds(group: Group, last: int | None) -> tuple[list[FeedbackRound], int]:
+    """The group's rounds by number — all, or the `last` most recent — and how many it has in all (one statement:
+    the count is a window over every round, taken before the limit)."""
+    query = (
+        sa.select(FeedbackRound, sa.func.count().over().label("total"))
         .where(FeedbackRound.group_id == group.id)
         .options(so.selectinload(FeedbackRound.instrument), so.lazyload(FeedbackRound.round_meetings))
-        .order_by(FeedbackRound.number)
-    ).unique())
+        .order_by(FeedbackRound.number.desc())
+    )
+    if last is not None:
+        query = query.limit(last)
+    rows = db.session.execute(query).unique().all()
+    return [r for r, _total in reversed(rows)], (rows[0][1] if rows else 0)
 
 
-def _round_ids(group: Group) -> sa.Select:
-    return sa.select(FeedbackRound.id).where(FeedbackRound.group_id == group.id)
-
-
-def _eligible(group: Group) -> dict[int, int]:
+def _eligible(round_ids: list[int]) -> dict[int, int]:
     """Per round: the members present at one or more of its meetings."""
     return dict(db.session.execute(
         sa.select(RoundMeeting.round_id, sa.func.count(sa.distinct(Attendance.user_id)))
         .join(Attendance, Attendance.meeting_id == RoundMeeting.meeting_id)
-        .where(RoundMeeting.round_id.in_(_round_ids(group)), Attendance.status == PRESENT)
+        .where(RoundMeeting.round_id.in_(round_ids), Attendance.status == PRESENT)
         .group_by(RoundMeeting.round_id)
     ).all())
 
 
-def _round_attendance(group: Group) -> dict[int, tuple[int, int]]:
+def _round_attendance(round_ids: list[int]) -> dict[int, tuple[int, int]]:
     """Per round: members present and members expected, summed over its held meetings."""
     present = sa.func.sum(sa.case((Attendance.status == PRESENT, 1), else_=0))
     return {
@@ -210,7 +218,7 @@ def _round_attendance(group: Group) -> dict[int, tuple[int, int]]:
             sa.select(RoundMeeting.round_id, present, sa.func.count(Attendance.id))
             .join(Meeting, Meeting.id == RoundMeeting.meeting_id)
             .join(Attendance, Attendance.meeting_id == Meeting.id)
-            .where(RoundMeeting.round_id.in_(_round_ids(group)), Meeting.status == HELD)
+            .where(RoundMeeting.round_id.in_(round_ids), Meeting.status == HELD)
             .group_by(RoundMeeting.round_id)
         )
     }
@@ -273,19 +281,23 @@ def _changes(rounds: list[RoundTrend], series: list[Series]) -> list[Change]:
 
 
 def group_trend(group: Group, k: int, sources: str = "all", items: bool = False, locale: str = "en",
-                now: datetime | None = None) -> GroupTrend:
+                now: datetime | None = None, last: int | None = None) -> GroupTrend:
     """The group's trends: every round with its subscale statistics (as far as app.disclosure publishes them),
     the change from the first to the latest shown round, attendance, presenters, held and cancelled meetings,
     and themes per quarter.
 
     Rounds still open at `now` (default: the current time) show participation only. `sources` limits the
-    responses counted ("questionnaire" or "interview"); `items` adds the item-level breakdown. Raises
-    ValueError on an unknown source.
+    responses counted ("questionnaire" or "interview"); `items` adds the item-level breakdown; `last` keeps
+    only the most recent rounds (None: every round) — the rounds' table, chart, change and attendance per
+    meeting then all cover those rounds (meetings from the first shown round's on). Raises ValueError on an
+    unknown source or a `last` below 1.
     """
     if sources not in SOURCES:
         raise ValueError(f"unknown source {sources!r}")
+    if last is not None and last < 1:
+        raise ValueError(f"last must be 1 or more, not {last!r}")
     now = now or utcnow()
-    found = _rounds(group)
+    found, total_rounds = _rounds(group, last)
     fallback = None
     if any(r.instrument is None for r in found):
         from app.feedback.services.instruments import instrument_for_group
@@ -298,8 +310,9 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
     instruments.update(release.instruments)
     definitions = {i: scoring.definition_from_dict(ins.definition) for i, ins in instruments.items()}
 
-    eligible = _eligible(group) if found else {}
-    attendance = _round_attendance(group) if found else {}
+    round_ids = [r.id for r in found]
+    eligible = _eligible(round_ids) if found else {}
+    attendance = _round_attendance(round_ids) if found else {}
 
     rounds: list[RoundTrend] = []
     series: dict[str, Series] = {}
@@ -346,11 +359,18 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
         MeetingPoint(m.meeting_id, m.started_at, m.present, m.expected, round_of.get(m.meeting_id))
         for m in reversed(stats.meetings)
     ]
+    if rounds and len(rounds) < total_rounds:
+        # The period starts with the first shown round: its meetings and every later one.
+        first = rounds[0].number
+        start = next((i for i, m in enumerate(meetings) if m.round_number is not None and m.round_number >= first),
+                     len(meetings))
+        meetings = meetings[start:]
     series_list = list(series.values())
     return GroupTrend(
         k=k, sources=sources, rounds=rounds, series=series_list, changes=_changes(rounds, series_list),
         meetings=meetings, held=stats.by_status.get(HELD, 0), cancelled=stats.by_status.get(CANCELLED, 0),
         distinct_presenters=stats.distinct_presenters, themes=_themes(group, locale), items_included=items,
+        total_rounds=total_rounds,
     )
 
 
@@ -365,6 +385,7 @@ def chart_data(trend: GroupTrend) -> dict:
     data = {
         "k": trend.k,
         "sources": trend.sources,
+        "total_rounds": trend.total_rounds,
         "rounds": [
             {
                 "number": r.number, "opens_at": local_date(r.opens_at).isoformat(), "mode": r.mode,

@@ -23,6 +23,16 @@ _number = format_2dp
 _percent = format_pct
 
 
+#: Without `period=all`, the page and its chart data show the group's last DEFAULT_ROUNDS rounds.
+DEFAULT_ROUNDS = 10
+ALL = "all"
+
+
+def _period() -> str | None:
+    """`all`, or None for the default (the last DEFAULT_ROUNDS rounds); any other value is the default."""
+    return ALL if request.args.get("period") == ALL else None
+
+
 def _trend(group):
     source = request.args.get("source", "all")
     if source not in group_queries.SOURCES:
@@ -30,6 +40,7 @@ def _trend(group):
     return group_queries.group_trend(
         group, k=current_app.config["MIN_RESPONSES"], sources=source,
         items=request.args.get("items") == "1", locale=str(get_locale()),
+        last=None if _period() == ALL else DEFAULT_ROUNDS,
     )
 
 
@@ -63,7 +74,8 @@ def group_trends(group_id):
     trend = _trend(group)
     round_texts, meeting_rows = _row_texts(trend)
     return render_template("trends/group.html", group=group, trend=trend, round_texts=round_texts,
-                           meeting_rows=meeting_rows, reasons=reason_labels(trend.k),
+                           meeting_rows=meeting_rows, reasons=reason_labels(trend.k), period=_period(),
+                           default_rounds=DEFAULT_ROUNDS,
                            chart_json=json.dumps(group_queries.chart_data(trend)),
                            plotly_version=plotly.__version__, number=_number, percent=_percent)
 

@@ -113,9 +113,11 @@ def programme():
         c: (_("Round %(n)s", n=c) if trend.by == "round" else quarter_label(c)) for c in trend.columns
     }
     professions = [("", _("All professions"))] + [(v, str(label)) for v, label in profession_choices() if v]
+    # The full history, one click away: the same filters with an empty From (every round or quarter).
+    show_all_url = url_for("trends.programme", **{**request.args.to_dict(), "from": "", "page": None})
     return render_template(
         "trends/programme.html", trend=trend, chosen=chosen, problems=problems, organisations=organisations,
         scoped=scope is not None, professions=professions, column_labels=column_labels,
         reasons=_reason_labels(k), number=_number, chart=charts.heatmap_data(trend, column_labels),
-        plotly_url=_plotly_url(), groups_page=groups_page,
+        plotly_url=_plotly_url(), groups_page=groups_page, show_all_url=show_all_url,
     )
