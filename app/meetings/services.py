@@ -120,7 +120,12 @@ def record_meeting(
     if status not in ("held", "cancelled"):
         raise DomainError(_("Choose held or cancelled."), field="status")
     _lock_group(meeting.group_id)
+    # The session holds objects weakly: refreshing the meeting drops its leader rows, and a leader nobody else
+    # holds (a co-lead; the signed-in lead is held by the request) would be loaded again with its roles —
+    # a statement count that depended on who leads. Holding them keeps it the same for every meeting.
+    held_leaders = [ml.user for ml in meeting.leaders]
     db.session.refresh(meeting)
+    del held_leaders
     group = meeting.group
     was = meeting.status
     before = _snapshot(meeting)

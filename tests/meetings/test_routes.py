@@ -14,7 +14,8 @@ from app.meetings.models import Attendance, LeaderNote, MeetingRecord, Theme
 from app.programme import services as programme
 from app.scheduling import services as scheduling
 from app.timeutil import to_local
-from tests.factories import give_training, make_group, make_user
+from tests.factories import give_training, make_group, make_leader, make_members, make_past_meetings, make_user
+from tests.querylog import recorded_statements, work
 
 PHONE_SUMMARY = "The mother (13812345678) shouted at the night nurse."
 
@@ -237,6 +238,52 @@ def test_a_correction_is_prefilled_and_audited_with_who_changed_what(
     assert entry.actor_id == signed_in_leader.id and entry.object_id == meeting.id
     assert entry.detail["changes"]["summary"] == ["First version.", "Second version."]
     assert reload(db, meeting).record.summary == "Second version."
+
+
+def _correction(lead, meeting, people, themes) -> tuple[str, str, dict, dict]:
+    """Who signs in, the record URL, a first record and a correction that changes attendance and themes."""
+    first = record_data(meeting, people, absent=people[:1], themes=themes[:1], summary="First version.")
+    second = record_data(meeting, people, absent=people[1:3], excused=people[3:4], themes=themes[1:],
+                         summary="Second version.")
+    return lead.email, f"/meetings/{meeting.id}/record", first, second
+
+
+def _correction_statements(client, auth, db, email, url, first, second) -> list[str]:
+    """The statements of the correction, sent after the first record, with nothing left in the session."""
+    auth.login(email)
+    assert client.post(url, data=first).status_code == 302
+    db.session.expunge_all()  # the request loads what it needs itself, as it does in production
+    with recorded_statements() as statements:
+        assert client.post(url, data=second).status_code == 302
+    auth.logout()
+    return work(statements)
+
+
+def test_a_correction_runs_as_many_statements_in_a_small_group_as_in_a_large_one_with_a_co_lead(
+    client, auth, db, org, today
+):
+    themes = [theme_id(db, "difficult_parents"), theme_id(db, "boundaries"), theme_id(db, "aggression")]
+    small_lead = make_leader("small-lead@example.org", "Lead Small", organisation_id=org.id)
+    small = make_group(org, "Small group", leader=small_lead)
+    small_people = make_members(small, 4, email="s{i}@example.org", joined_on=today - timedelta(days=400))
+    small_meetings = make_past_meetings(small, small_lead, on=today, count=2)
+
+    large_lead = make_leader("large-lead@example.org", "Lead Large", organisation_id=org.id)
+    co_lead = make_leader("co-lead@example.org", "Co Lead", organisation_id=org.id)
+    large = make_group(org, "Large group", leader=large_lead, capacity=20)
+    large_people = make_members(large, 14, email="l{i}@example.org", joined_on=today - timedelta(days=400))
+    large_meetings = make_past_meetings(large, large_lead, on=today, count=12)
+    scheduling.assign_leaders(None, large_meetings[-1], large_lead, co_lead)
+    for meeting in large_meetings[:-1]:
+        services.record_meeting(None, meeting, status="held", now=meeting.ends_at,
+                                attendance={p.id: "present" for p in large_people}, summary="Earlier.")
+    db.session.commit()
+    small_case = _correction(small_lead, small_meetings[-1], small_people, themes)
+    large_case = _correction(large_lead, large_meetings[-1], large_people, themes)
+
+    small_run = _correction_statements(client, auth, db, *small_case)
+    large_run = _correction_statements(client, auth, db, *large_case)
+    assert len(small_run) == len(large_run), "\n".join(large_run)
 
 
 def test_the_form_starts_from_the_live_views_check_in_and_presenter(client, db, crew, past_meetings,

@@ -95,7 +95,8 @@ def record(meeting_id):
             flash(_("The record was corrected.") if result.corrected else _("Meeting recorded."), "success")
             for opened in result.opened_rounds:
                 flash(_("Feedback round %(number)s is now open for this group.", number=opened.number), "success")
-            return redirect(url_for("scheduling.meeting", meeting_id=meeting.id))
+            # The route's own id: the committed (expired) meeting would be loaded again just for its id.
+            return redirect(url_for("scheduling.meeting", meeting_id=meeting_id))
         status = outcome.status_code
     started = meeting.starts_at <= utcnow()
     return render_template("meetings/record.html", meeting=meeting, group=meeting.group, form=form,
