@@ -6,10 +6,21 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from types import SimpleNamespace
 
-from flask import current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    get_template_attribute,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from app.errors import Conflict, DomainError
 from app.extensions import csrf
@@ -58,11 +69,31 @@ def _posted_answers(definition: scoring.Definition) -> dict[str, str]:
     return {item.code: request.form.get(FIELD_PREFIX + item.code, "") for item in definition.items}
 
 
-def _items(definition: scoring.Definition, answers: dict) -> list[dict]:
-    """Each question as the template draws it, in the reader's language."""
+#: Each question's HTML by (definition_key, language, position, code, chosen value): a stored questionnaire version
+#: never changes, so a question drawn once is drawn the same for everyone who chose the same value. Nothing of the
+#: reader is kept but that value; questions with an error or free text are drawn afresh each time.
+_ITEM_HTML: dict[tuple, Markup] = {}
+_ITEM_HTML_KEPT = 4096
+
+
+def _item_html(key: str, locale: str, index: int, item: dict, error: str | None) -> Markup:
+    draw = get_template_attribute("feedback/_answer_item.html", "answer_item")
+    if error or item["type"] == "text" or item["value"] not in item["values"]:
+        return draw(item, index, error)
+    cache_key = (key, locale, index, item["code"], item["value"])
+    html = _ITEM_HTML.get(cache_key)
+    if html is None:
+        if len(_ITEM_HTML) >= _ITEM_HTML_KEPT:
+            _ITEM_HTML.clear()
+        html = _ITEM_HTML[cache_key] = draw(item, index, None)
+    return html
+
+
+def _items(definition: scoring.Definition, answers: dict, key: str, problems: dict[str, str]) -> list[dict]:
+    """Each question as the template draws it, in the reader's language, with its HTML (`html`)."""
     locale = str(get_locale() or "en")
     shown = []
-    for item in definition.items:
+    for index, item in enumerate(definition.items, start=1):
         options = []
         if item.is_numeric:
             options = [(str(v), str(v), scoring.localised(item.anchors[v], locale) if v in item.anchors else "")
@@ -75,20 +106,24 @@ def _items(definition: scoring.Definition, answers: dict) -> list[dict]:
             "required": item.required, "options": options, "max_length": item.max_length,
             "value": "" if value is None else str(value), "name": FIELD_PREFIX + item.code,
             "all_anchored": bool(options) and all(o[2] for o in options),
+            "values": {"", *(o[0] for o in options)},
         })
+        shown[-1]["html"] = _item_html(key, locale, index, shown[-1], problems.get(item.code))
     return shown
 
 
 def _form_page(feedback_round: FeedbackRound, answers: dict, status: int = 200, message: str | None = None,
                problems: dict[str, str] | None = None, state: str = "open"):
+    instrument = answering.round_instrument(feedback_round)
     definition = answering.round_definition(feedback_round)
+    key = answering.definition_key(instrument)
     locale = str(get_locale() or "en")
+    shown_problems = {code: answering.problem_message(p) for code, p in (problems or {}).items()}
     page = render_template(
         "feedback/answer.html", round=feedback_round, group=feedback_round.group, state=state,
         title=scoring.localised(definition.title, locale),
         description=scoring.localised(definition.description, locale) if definition.description else "",
-        items=_items(definition, answers), message=message,
-        problems={code: answering.problem_message(p) for code, p in (problems or {}).items()},
+        items=_items(definition, answers, key, shown_problems), message=message, problems=shown_problems,
         data={"storage_key": f"balint-answers-{feedback_round.id}-{current_user.id}", "prefix": FIELD_PREFIX,
               "saved": answers if state == "open" else {}},
     )

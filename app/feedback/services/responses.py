@@ -15,6 +15,8 @@ a free-text item's text in `Answer.text`. Unanswered optional items have no row.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,7 +72,30 @@ def round_definition(feedback_round: FeedbackRound) -> scoring.Definition:
     instrument = round_instrument(feedback_round)
     if feedback_round.mode != "questionnaire" or instrument is None:
         raise Conflict(_("This round has no questionnaire to answer."))
-    return scoring.definition_from_dict(instrument.definition)
+    return instrument_definition(instrument)
+
+
+#: Parsed definitions by definition_key: a stored version's definition never changes (an edit is a new version),
+#: so each is parsed once per process. Keyed by the stored text, not the id, so nothing can be served stale.
+_DEFINITIONS: dict[str, scoring.Definition] = {}
+_DEFINITIONS_KEPT = 64
+
+
+def definition_key(instrument: Instrument) -> str:
+    """A short fingerprint of the instrument's stored definition: equal keys mean the same questionnaire."""
+    text = json.dumps(instrument.definition, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def instrument_definition(instrument: Instrument) -> scoring.Definition:
+    """The instrument's questionnaire as a Definition, parsed once per process and version (see _DEFINITIONS)."""
+    key = definition_key(instrument)
+    definition = _DEFINITIONS.get(key)
+    if definition is None:
+        if len(_DEFINITIONS) >= _DEFINITIONS_KEPT:
+            _DEFINITIONS.clear()
+        definition = _DEFINITIONS[key] = scoring.definition_from_dict(instrument.definition)
+    return definition
 
 
 def problem_message(code: str) -> str:
