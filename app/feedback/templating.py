@@ -3,6 +3,7 @@ rounds of the signed-in member, a questionnaire's text in the reader's language,
 
 from __future__ import annotations
 
+from flask import g
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,20 +15,27 @@ from app.feedback.services import rounds
 from app.timeutil import utcnow
 
 
+def _member_rounds() -> tuple[list[FeedbackRound], list[FeedbackRound]]:
+    """The signed-in member's open rounds, not yet answered and answered: read once per request (two statements)."""
+    if not current_user.is_authenticated:
+        return [], []
+    found = g.get("member_rounds")
+    if found is None:
+        open_rounds = rounds.open_rounds_for_member(current_user, utcnow())
+        answered = rounds.responded_round_ids(current_user, [r.id for r in open_rounds])
+        found = g.member_rounds = ([r for r in open_rounds if r.id not in answered],
+                                   [r for r in open_rounds if r.id in answered])
+    return found
+
+
 def member_open_rounds() -> list[FeedbackRound]:
     """Open rounds the signed-in member is eligible for and has not answered (the home page's banner)."""
-    if not current_user.is_authenticated:
-        return []
-    return [r for r in rounds.open_rounds_for_member(current_user, utcnow())
-            if not rounds.has_responded(r, current_user)]
+    return _member_rounds()[0]
 
 
 def member_answered_rounds() -> list[FeedbackRound]:
     """Open rounds the signed-in member has already answered (the home page thanks them)."""
-    if not current_user.is_authenticated:
-        return []
-    return [r for r in rounds.open_rounds_for_member(current_user, utcnow())
-            if rounds.has_responded(r, current_user)]
+    return _member_rounds()[1]
 
 
 def in_language(text: dict | None) -> str:

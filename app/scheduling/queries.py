@@ -95,7 +95,9 @@ def my_meetings(user: User, show: str, now: datetime, page: int = 1) -> Paginati
 
 def my_upcoming(user: User, now: datetime, limit: int = 5) -> list[Meeting]:
     """The user's next few meetings across groups (cancelled ones too, so a change is seen)."""
-    return list(db.session.scalars(_in_time(_mine(user), UPCOMING, now).limit(limit)))
+    # The home page shows each meeting's time, status and notes, not its leaders: they are not loaded.
+    query = _in_time(_mine(user), UPCOMING, now).limit(limit).options(so.lazyload(Meeting.leaders))
+    return list(db.session.scalars(query))
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app
 from flask_babel import gettext as _
 
@@ -180,8 +181,19 @@ def open_rounds_for_member(user: User, now: datetime) -> list[FeedbackRound]:
             .where(FeedbackRound.id.in_(eligible_rounds), FeedbackRound.status == "open",
                    FeedbackRound.closes_at > now)
             .order_by(FeedbackRound.opens_at.desc())
+            # The home page names each round's group and needs none of its meetings.
+            .options(so.joinedload(FeedbackRound.group), so.lazyload(FeedbackRound.round_meetings))
         )
     )
+
+
+def responded_round_ids(user: User, round_ids: list[int]) -> set[int]:
+    """Which of these rounds the member has already answered (one statement, whatever the number of rounds)."""
+    if not round_ids:
+        return set()
+    return set(db.session.scalars(
+        sa.select(Completion.round_id).where(Completion.user_id == user.id, Completion.round_id.in_(round_ids))
+    ))
 
 
 def mark_correction(feedback_round: FeedbackRound, meeting: Meeting) -> None:
