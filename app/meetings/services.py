@@ -246,11 +246,18 @@ def last_presented(group_id: int, user_ids: list[int]) -> dict[int, datetime]:
     return {uid: when for uid, when in rows}
 
 
-def suggested_presenters(meeting: Meeting, present_ids: list[int] | None = None) -> list[User]:
-    """Members (those present, when given) who presented least recently first."""
-    members = current_members(meeting.group_id, local_date(meeting.starts_at))
+def suggested_presenters(meeting: Meeting, present_ids: list[int] | None = None, *,
+                         members: list[User] | None = None,
+                         last: dict[int, datetime] | None = None) -> list[User]:
+    """Members (those present, when given) who presented least recently first.
+
+    `members` (current_members on the meeting's date) and `last` (last_presented for them) spare the statements
+    when the caller has read them already.
+    """
+    if members is None:
+        members = current_members(meeting.group_id, local_date(meeting.starts_at))
     ids = [u.id for u in members if present_ids is None or u.id in present_ids]
-    order = rules.presenter_order(ids, last_presented(meeting.group_id, ids))
+    order = rules.presenter_order(ids, last if last is not None else last_presented(meeting.group_id, ids))
     by_id = {u.id: u for u in members}
     return [by_id[uid] for uid in order]
 

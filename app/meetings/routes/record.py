@@ -55,7 +55,7 @@ def _record_form(meeting: Meeting, members: list):
         form = form_class(scheduled_start=meeting.starts_at)
     last = services.last_presented(meeting.group_id, [m.id for m in members])
     choices = [("", _("— no case presented —"))]
-    for person in services.suggested_presenters(meeting):
+    for person in services.suggested_presenters(meeting, members=members, last=last):
         when = last.get(person.id)
         hint = _("last presented %(date)s", date=format_date(when, "medium")) if when else _("has not presented yet")
         choices.append((person.id, f"{person.name} · {hint}"))

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -118,15 +117,16 @@ def _overlapping_bookings(meeting_ids: list[int]) -> set[tuple[int, int]]:
     """(meeting id, user id) pairs: the user leads that meeting and another live one overlapping it (one query)."""
     if not meeting_ids:
         return set()
-    this, other = so.aliased(Meeting), so.aliased(Meeting)
-    mine, theirs = so.aliased(MeetingLeader), so.aliased(MeetingLeader)
+    # Core aliases of the tables, not ORM aliases: the same SQL, without adapting ORM columns on every call.
+    this, other = Meeting.__table__.alias("this"), Meeting.__table__.alias("other")
+    mine, theirs = MeetingLeader.__table__.alias("mine"), MeetingLeader.__table__.alias("theirs")
     query = (
-        sa.select(mine.meeting_id, mine.user_id)
-        .join(this, this.id == mine.meeting_id)
-        .join(theirs, sa.and_(theirs.user_id == mine.user_id, theirs.meeting_id != mine.meeting_id))
-        .join(other, other.id == theirs.meeting_id)
-        .where(mine.meeting_id.in_(meeting_ids), other.status != "cancelled",
-               other.starts_at < this.ends_at, other.ends_at > this.starts_at)  # rules.overlaps, in SQL
+        sa.select(mine.c.meeting_id, mine.c.user_id)
+        .join(this, this.c.id == mine.c.meeting_id)
+        .join(theirs, sa.and_(theirs.c.user_id == mine.c.user_id, theirs.c.meeting_id != mine.c.meeting_id))
+        .join(other, other.c.id == theirs.c.meeting_id)
+        .where(mine.c.meeting_id.in_(meeting_ids), other.c.status != "cancelled",
+               other.c.starts_at < this.c.ends_at, other.c.ends_at > this.c.starts_at)  # rules.overlaps, in SQL
         .distinct()
     )
     return {(mid, uid) for mid, uid in db.session.execute(query)}
