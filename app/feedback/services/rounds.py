@@ -104,7 +104,11 @@ def eligible_count(feedback_round: FeedbackRound) -> int:
 
 def is_eligible(feedback_round: FeedbackRound, user: User) -> bool:
     """Whether the user was present at one or more of the round's meetings."""
-    return user.id in eligible_user_ids(feedback_round)
+    # One row is enough: asked on every answer page and save, it need not list the round's eligible members.
+    return bool(db.session.scalar(sa.select(sa.exists().where(
+        RoundMeeting.round_id == feedback_round.id, Attendance.meeting_id == RoundMeeting.meeting_id,
+        Attendance.user_id == user.id, Attendance.status == "present",
+    ))))
 
 
 def tell_eligible_members(feedback_round: FeedbackRound, now: datetime) -> int:
