@@ -221,6 +221,21 @@ def test_the_form_is_filled_from_the_draft(client, auth, the_round, member):
     assert ">Half</textarea>" in page and "2 of 5 answered" in page
 
 
+def test_each_member_sees_only_their_own_draft_in_the_questions_drawn_once(client, auth, db, the_round, member):
+    other = make_user("second@example.org", roles=["member"], name="Second Member")
+    db.session.add(Attendance(meeting_id=the_round.round_meetings[0].meeting_id, user_id=other.id, status="present"))
+    db.session.commit()
+    pages = {}
+    for person, value in ((member, "4"), (other, "2"), (member, "4")):
+        auth.login(person)
+        client.post(f"/rounds/{the_round.id}/answer", data=form_data({"recovery": value}, action="save"))
+        pages[person.email, value] = text(client.get(f"/rounds/{the_round.id}/answer"))
+        auth.logout()
+    for (_email, value), page in pages.items():
+        checked = re.findall(r'name="a-recovery"[^>]*value="(\d+)" checked', page)
+        assert checked == [value] and "1 of 5 answered" in page
+
+
 def test_autosave_keeps_the_draft_and_says_401_when_the_session_has_ended(client, auth, the_round, member):
     auth.login(member)
     url = f"/rounds/{the_round.id}/draft"
