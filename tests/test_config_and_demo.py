@@ -137,3 +137,28 @@ def test_postgresql_connections_plan_for_solid_state_storage(app, db):
     assert "connect_args" not in off.config["SQLALCHEMY_ENGINE_OPTIONS"]
     if db.engine.dialect.name == "postgresql":  # the suite's own connections carry it too
         assert db.session.execute(sa.text("SHOW random_page_cost")).scalar() == "1.1"
+
+
+def test_the_installed_flask_script_migrates_from_the_project_folder_and_from_elsewhere(tmp_path):
+    """`make run` and the systemd units call the virtualenv's `flask` script, not `python -m flask`: that script
+    puts no project folder on sys.path before it loads the `flask check` plugin, so config and wsgi must be
+    importable as installed modules (they once were not, and every `flask` command failed)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    flask_script = Path(sys.executable).with_name("flask")
+    assert flask_script.exists(), flask_script
+    env = {k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_URL", "PYTHONPATH", "FLASK_CONFIG"}}
+    env.update({"FLASK_APP": "wsgi", "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}"})
+    for cwd in (Path(__file__).resolve().parent.parent, tmp_path):
+        done = subprocess.run([str(flask_script), "db", "upgrade"], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, (cwd, done.stderr[-2000:])
+    engine = sa.create_engine(env["DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM instruments WHERE active")) == 1
+    finally:
+        engine.dispose()
