@@ -77,16 +77,20 @@ _ITEM_HTML_KEPT = 4096
 
 
 def _item_html(key: str, locale: str, index: int, item: dict, error: str | None) -> Markup:
-    draw = get_template_attribute("feedback/_answer_item.html", "answer_item")
     if error or item["type"] == "text" or item["value"] not in item["values"]:
-        return draw(item, index, error)
+        return _draw_item(item, index, error)
     cache_key = (key, locale, index, item["code"], item["value"])
     html = _ITEM_HTML.get(cache_key)
     if html is None:
         if len(_ITEM_HTML) >= _ITEM_HTML_KEPT:
             _ITEM_HTML.clear()
-        html = _ITEM_HTML[cache_key] = draw(item, index, None)
+        html = _ITEM_HTML[cache_key] = _draw_item(item, index, None)
     return html
+
+
+def _draw_item(item: dict, index: int, error: str | None) -> Markup:
+    """The question drawn by its template macro (looked up only when a question is drawn, not when it is reused)."""
+    return get_template_attribute("feedback/_answer_item.html", "answer_item")(item, index, error)
 
 
 def _items(definition: scoring.Definition, answers: dict, key: str, problems: dict[str, str]) -> list[dict]:
