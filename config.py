@@ -160,6 +160,9 @@ class Config:
 
     # Programme
     MIN_RESPONSES = _int("MIN_RESPONSES", 3)
+    # The programme key of self-generated response codes (instrument versions with `self_generated_code: true`);
+    # empty: derived from SECRET_KEY. Keep it for the programme's lifetime: a new key stops later codes pairing.
+    RESPONSE_CODE_KEY = os.environ.get("RESPONSE_CODE_KEY", "")
     PAGE_SIZE = 20
     # Meeting reminders: how many hours before a meeting `flask notify send-due` e-mails members and leaders.
     REMINDER_HOURS_BEFORE = _int("REMINDER_HOURS_BEFORE", 24)

@@ -9,6 +9,8 @@ as the `today` fixture gives it to a test; pass a date where a test must pin it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from datetime import date, time, timedelta
 
@@ -321,6 +323,41 @@ def round_of_five(group, meetings, people, definition: dict | None = None, **ins
     if instrument is not None:
         the_round.instrument = instrument
     return the_round
+
+
+# Self-generated codes (tests/trends/test_paired.py, tests/browser/test_paired_codes.py): two subscales, a2 reversed.
+CODED = {**questionnaire(
+    "coded", t("Coded check", "编码测评"),
+    items=[likert("a1", t("a1")), likert("a2", t("a2"), reverse=True), likert("a3", t("a3")),
+           likert("b1", t("b1")), likert("b2", t("b2"))],
+    subscales=[subscale("A", t("Subscale A", "分量表A"), "a1", "a2", "a3"), subscale("B", t("Subscale B"), "b1", "b2")],
+), "self_generated_code": True}
+
+
+def code_of(*facts: str, key: str) -> str:
+    """The code the answer page builds from these (normalised) facts with the programme key."""
+    return hmac.new(key.encode(), "\x1f".join(facts).encode(), hashlib.sha256).hexdigest()
+
+
+def consecutive_rounds(group, people, instrument):
+    """Rounds 1 and 2 of the group, both open for ten more days, each over one held meeting every person attended."""
+    from app.feedback.models import FeedbackRound, RoundMeeting
+    from app.meetings.models import Attendance
+
+    now = utcnow()
+    rounds = []
+    for number, days in ((1, 60), (2, 20)):
+        meeting = make_meeting(group, days_ahead=-days, location=None)
+        meeting.status = "held"
+        r = FeedbackRound(group_id=group.id, number=number, opens_at=now - timedelta(days=days - 1),
+                          closes_at=now + timedelta(days=10), instrument_id=instrument.id,
+                          round_meetings=[RoundMeeting(meeting_id=meeting.id)])
+        db.session.add(r)
+        for person in people:
+            db.session.add(Attendance(meeting_id=meeting.id, user_id=person.id, status="present"))
+        rounds.append(r)
+    db.session.flush()
+    return rounds
 
 
 def answer_round(feedback_round, people: Iterable, answers: Iterable[dict], close: bool = False):

@@ -48,7 +48,7 @@ def test_generated_programme_keeps_the_five_meeting_rule_the_unique_keys_and_ano
     assert {name: _count(sql) for name, sql in duplicates.items()} == dict.fromkeys(duplicates, 0)
     # Responses carry a random id and nothing about who or when; the member persona has not answered its round.
     response_columns = {c["name"] for c in sa.inspect(_db.engine).get_columns("responses")}
-    assert response_columns == {"id", "round_id", "instrument_id", "source", "profession"}
+    assert response_columns == {"id", "round_id", "instrument_id", "source", "profession", "code"}
     ids = list(_db.session.execute(sa.text("SELECT id FROM responses")).scalars())
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
     assert _count("SELECT COUNT(*) FROM completions c JOIN users u ON u.id = c.user_id "

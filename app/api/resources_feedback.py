@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import get_locale
 from marshmallow import Schema, fields, validate
 
@@ -11,6 +12,7 @@ from app.api.auth import api_auth, current_api_user
 from app.api.errors import problem
 from app.api.resources_scheduling import LocalDateTime
 from app.extensions import db
+from app.feedback import rules as feedback_rules
 from app.feedback import scoring
 from app.feedback.models import Completion, FeedbackRound
 from app.feedback.services import responses
@@ -64,6 +66,11 @@ class InstrumentSchema(Schema):
     title = fields.String()
     items = fields.List(fields.Nested(ItemSchema))
     subscales = fields.List(fields.Nested(SubscaleSchema))
+    self_generated_code = fields.Boolean(metadata={
+        "description": "Whether this version asks for a self-generated code (see `code` when submitting)"})
+    code_key = fields.String(allow_none=True, metadata={
+        "description": "The programme key a client builds the code with: hex HMAC-SHA256(key, facts joined by "
+                       "U+001F), each fact NFKC-normalised, spaces removed, lower-cased (the day as a number)"})
 
 
 class RoundDetailSchema(RoundSchema):
@@ -74,6 +81,9 @@ class RoundDetailSchema(RoundSchema):
 class AnswersSchema(Schema):
     answers = fields.Dict(keys=fields.String(validate=validate.Length(1, 60)), values=fields.Raw(allow_none=True),
                           required=True, validate=validate.Length(max=MAX_ANSWERS))
+    code = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"),
+                         metadata={"description": "The respondent's self-generated code (64 hex digits), stored "
+                                                  "with the answers when the instrument version asks for one"})
 
 
 class SubmittedSchema(Schema):
@@ -118,6 +128,10 @@ def instrument_data(feedback_round: FeedbackRound) -> dict | None:
             {"code": s.code, "title": scoring.localised(s.title, locale), "items": list(s.items)}
             for s in definition.subscales
         ],
+        "self_generated_code": definition.self_generated_code,
+        "code_key": feedback_rules.code_key(current_app.config.get("RESPONSE_CODE_KEY"),
+                                            current_app.config["SECRET_KEY"])
+        if definition.self_generated_code else None,
     }
 
 
@@ -173,7 +187,8 @@ def submit_response(data, round_id):
     """Submit the caller's answers, once; stored with no link to who answered."""
     feedback_round = get_round_or_403(round_id, need="answer")
     # Refusals answer as problem+json: invalid answers by invalid_answers above, the others by the API's handler.
-    submitted = responses.submit_response(current_api_user, feedback_round, data["answers"], utcnow())
+    submitted = responses.submit_response(current_api_user, feedback_round, data["answers"], utcnow(),
+                                          code=data.get("code"))
     db.session.commit()
     locale = str(get_locale())
     return {"round_id": feedback_round.id, "submitted": True,

@@ -158,3 +158,25 @@ def may_extend(closed: bool) -> bool:
     """A round may get a later closing time only while it is open: once closed its results may have been read,
     and answers added after that could be worked out by comparing the two readings."""
     return not closed
+
+
+# --- paired change (self-generated codes: app.trends.paired) ---------------------------------------
+
+FEW_PAIRS = "few_pairs"
+FEW_UNPAIRED = "few_unpaired"
+SMALL_COUNT = "small_count"
+
+
+def pairs_publishable(pairs: int, unpaired_first: int, unpaired_second: int, k: int) -> str | None:
+    """Why the paired figures may not be shown (None: they may): at least k pairs, and the unpaired responses of
+    each round either none or at least k."""
+    if pairs < k:
+        return FEW_PAIRS
+    if 0 < unpaired_first < k or 0 < unpaired_second < k:
+        return FEW_UNPAIRED
+    return None
+
+
+def change_counts_publishable(counts: tuple[int, int, int], k: int) -> bool:
+    """The RCI counts are shown only when each is 0 or at least k (one small count could be found from the rest)."""
+    return all(c == 0 or c >= k for c in counts)

@@ -131,7 +131,7 @@ def _too_many_digits() -> str:
 # --- checking it -----------------------------------------------------------------------------
 
 _TOP_FIELDS = {"code", "version", "title", "description", "licence", "source", "requires_permission", "items",
-               "subscales"}
+               "subscales", "self_generated_code"}
 _ITEM_FIELDS = {"code", "type", "text", "required", "min", "max", "anchors", "choices", "reverse", "max_length"}
 _SUBSCALE_FIELDS = {"code", "title", "items", "bands"}
 _BAND_FIELDS = {"min", "max", "label", "concern"}
@@ -237,6 +237,8 @@ class _Checker:
             "source": self.string(top.get("source"), ("source",), 500),
             "requires_permission": self.boolean(top.get("requires_permission"), ("requires_permission",), False),
         }
+        if self.boolean(top.get("self_generated_code"), ("self_generated_code",), False):
+            out["self_generated_code"] = True
         version = top.get("version")
         if not _is_int(version) or version < 1:
             self.fail(("version",), _("expected a positive whole number."))

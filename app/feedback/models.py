@@ -147,6 +147,9 @@ class Response(db.Model):
     source: so.Mapped[str] = so.mapped_column(sa.String(15), default="questionnaire")
     # The respondent's profession (physician, nurse, ...), kept for filters shown only at k or more.
     profession: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    # The respondent's self-generated code (hex HMAC made in their browser from facts only they know), when the
+    # instrument version asks for one and they built it: it pairs their answers across rounds without naming them.
+    code: so.Mapped[str | None] = so.mapped_column(sa.String(64))
 
     answers: so.Mapped[list[Answer]] = so.relationship(
         back_populates="response", cascade="all, delete-orphan", lazy="selectin"
@@ -156,6 +159,7 @@ class Response(db.Model):
     __table_args__ = (
         sa.CheckConstraint("source IN ('questionnaire', 'interview')", name="source"),
         sa.Index("ix_responses_round_profession", "round_id", "profession"),
+        sa.Index("ix_responses_round_code", "round_id", "code"),
         {"sqlite_with_rowid": False},
     )
 

@@ -3,6 +3,8 @@ No Flask, no database."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 
 
@@ -23,3 +25,30 @@ def rounds_to_open(uncovered_held_ids: Sequence[int], interval: int) -> list[lis
     ids = list(uncovered_held_ids)
     whole = len(ids) // interval * interval
     return [ids[i:i + interval] for i in range(0, whole, interval)]
+
+
+# --- self-generated codes --------------------------------------------------------------------------
+
+CODE_LENGTH = 64  # hex digits of an HMAC-SHA256
+_HEX = frozenset("0123456789abcdef")
+
+
+def response_code(asked: bool, value: str | None) -> str | None:
+    """The code to store with a response: None when the instrument version does not ask for codes or none was
+    built; the lowercase hex HMAC otherwise. Raises ValueError for anything else (a code is never made up by a
+    person: the page builds it, so a malformed one was not made by the page)."""
+    if not asked or value is None or not value.strip():
+        return None
+    code = value.strip().lower()
+    if len(code) != CODE_LENGTH or not set(code) <= _HEX:
+        raise ValueError("not a response code")
+    return code
+
+
+def code_key(configured: str | None, secret_key: str) -> str:
+    """The programme key the browser builds codes with: RESPONSE_CODE_KEY, else one derived from SECRET_KEY
+    (stable as long as SECRET_KEY is). Changing it makes every later code differ: pairs across the change are lost.
+    """
+    if configured:
+        return configured
+    return hmac.new(secret_key.encode(), b"balint self-generated response code", hashlib.sha256).hexdigest()

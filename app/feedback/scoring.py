@@ -104,6 +104,9 @@ class Definition:
     subscales: tuple[Subscale, ...] = ()
     requires_permission: bool = False
     description: Text | None = None
+    #: Members may add a self-generated code (an HMAC built in their browser) so that their answers to two
+    #: rounds can be paired without knowing who they are (app.trends.paired). Off unless the file says so.
+    self_generated_code: bool = False
 
     def item(self, code: str) -> Item | None:
         """The item with this code, or None."""
@@ -173,6 +176,7 @@ def definition_from_dict(data: dict) -> Definition:
         licence=str(data["licence"]), source=str(data["source"]), items=tuple(items), subscales=subscales,
         requires_permission=bool(data.get("requires_permission", False)),
         description=_text(description) if description else None,
+        self_generated_code=bool(data.get("self_generated_code", False)),
     )
 
 
@@ -208,6 +212,8 @@ def definition_to_dict(definition: Definition) -> dict:
     }
     if definition.description:
         data["description"] = dict(definition.description)
+    if definition.self_generated_code:
+        data["self_generated_code"] = True
     return data
 
 

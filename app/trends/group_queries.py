@@ -14,6 +14,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from app import disclosure
+from app.disclosure import paired as paired_queries
 from app.disclosure.queries import subscale_key
 from app.extensions import db
 from app.feedback import scoring
@@ -170,6 +171,7 @@ class GroupTrend:
     themes: list[QuarterThemes]
     items_included: bool = False
     total_rounds: int = 0  # every round of the group; `rounds` holds the period shown
+    pairs: list = field(default_factory=list)  # paired_queries.RoundPair of consecutive rounds asking for codes
 
     @property
     def limited(self) -> bool:
@@ -371,6 +373,9 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
         meetings=meetings, held=stats.by_status.get(HELD, 0), cancelled=stats.by_status.get(CANCELLED, 0),
         distinct_presenters=stats.distinct_presenters, themes=_themes(group, locale), items_included=items,
         total_rounds=total_rounds,
+        pairs=paired_queries.group_pairs(
+            found, {r.id: definitions[instrument_of[r.id].id] for r in found if instrument_of[r.id] is not None},
+            k=k, now=now, locale=locale),
     )
 
 

@@ -270,9 +270,11 @@ def test_an_interview_is_stored_with_source_interview_and_no_identity(client, au
 
     (stored,) = db.session.scalars(sa.select(Response)).all()
     assert stored.source == "interview" and stored.round_id == feedback_round.id
-    # No user, no time: only the respondent's profession, and an interview does not even keep that.
-    assert set(Response.__table__.columns.keys()) == {"id", "round_id", "instrument_id", "source", "profession"}
-    assert stored.profession is None
+    # No user, no time: only the respondent's profession and self-generated code (where the instrument asks for
+    # one), and an interview keeps neither.
+    assert set(Response.__table__.columns.keys()) == {"id", "round_id", "instrument_id", "source", "profession",
+                                                      "code"}
+    assert stored.profession is None and stored.code is None
     answers = {a.item_code: a for a in stored.answers}
     assert answers["a1"].value == 4 and answers["c1"].value == 1
     assert answers[queries.INTERVIEW_NOTES].text == "Feels calmer on nights."

@@ -25,6 +25,7 @@ from markupsafe import Markup
 from app.errors import Conflict, DomainError
 from app.extensions import csrf
 from app.feedback import bp, scoring
+from app.feedback import rules as feedback_rules
 from app.feedback.models import FeedbackRound
 from app.feedback.services import responses as answering
 from app.feedback.services import rounds as feedback
@@ -130,8 +131,15 @@ def _form_page(feedback_round: FeedbackRound, answers: dict, status: int = 200, 
         items=_items(definition, answers, key, shown_problems), message=message, problems=shown_problems,
         data={"storage_key": f"balint-answers-{feedback_round.id}-{current_user.id}", "prefix": FIELD_PREFIX,
               "saved": answers if state == "open" else {}},
+        code_key=_code_key() if definition.self_generated_code and state == "open" else None,
     )
     return _no_store(make_response(page, status))
+
+
+def _code_key() -> str:
+    """The programme key the page builds self-generated codes with (feedback.rules.code_key)."""
+    config = current_app.config
+    return feedback_rules.code_key(config.get("RESPONSE_CODE_KEY"), config["SECRET_KEY"])
 
 
 def _save_or_submit(feedback_round: FeedbackRound, action: str | None, answers: dict, now):
@@ -139,7 +147,7 @@ def _save_or_submit(feedback_round: FeedbackRound, action: str | None, answers: 
     if action == "save":
         return answering.save_draft(current_user, feedback_round, answers, now)
     if action == "submit":
-        return answering.submit_response(current_user, feedback_round, answers, now)
+        return answering.submit_response(current_user, feedback_round, answers, now, code=request.form.get("code"))
     raise DomainError(_("Choose “Save for later” or “Submit”."))
 
 

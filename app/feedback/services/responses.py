@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.models import User
 from app.errors import Conflict, DomainError, NotAllowed
 from app.extensions import db
+from app.feedback import rules as feedback_rules
 from app.feedback import scoring
 from app.feedback.models import Answer, Completion, Draft, FeedbackRound, Instrument, Response
 from app.feedback.services import rounds
@@ -238,7 +239,8 @@ def answer_rows(definition: scoring.Definition, answers: dict[str, Any]) -> list
     return rows
 
 
-def submit_response(user: User, feedback_round: FeedbackRound, answers: dict, now: datetime) -> Submitted:
+def submit_response(user: User, feedback_round: FeedbackRound, answers: dict, now: datetime,
+                    code: str | None = None) -> Submitted:
     """Store the member's answers anonymously, once; returns the concern bands for the respondent alone.
 
     In one transaction: the Completion (who responded), the Response and its Answers (what was answered,
@@ -246,6 +248,8 @@ def submit_response(user: User, feedback_round: FeedbackRound, answers: dict, no
     member's pending round reminders dropped.
     Raises NotAllowed (not eligible), Conflict (already submitted, or the round closed: the draft is kept),
     InvalidAnswers, a DomainError whose field is the first item with a problem.
+    `code` is the self-generated code the page built, stored with the answers only when the instrument version
+    asks for codes (a malformed one is refused: DomainError on the field "code").
     """
     check_can_answer(user, feedback_round)
     if has_responded(feedback_round, user):
@@ -257,6 +261,11 @@ def submit_response(user: User, feedback_round: FeedbackRound, answers: dict, no
     if problems:
         raise InvalidAnswers(_("Some answers need your attention."), problems)
     try:
+        stored_code = feedback_rules.response_code(definition.self_generated_code, code)
+    except ValueError:
+        raise DomainError(_("The personal code could not be read: enter your answers to its questions again, "
+                            "or leave them all empty."), "code") from None
+    try:
         # The primary key (round, user) refuses a second completion whatever the race; the SAVEPOINT
         # keeps the caller's transaction usable after the refusal.
         with db.session.begin_nested():
@@ -266,7 +275,7 @@ def submit_response(user: User, feedback_round: FeedbackRound, answers: dict, no
     # The respondent's profession alone goes with the answers, so trends can be filtered by it
     # (only where the anonymity threshold still holds); nothing else about the person does.
     db.session.add(Response(round_id=feedback_round.id, instrument_id=round_instrument(feedback_round).id,
-                            source="questionnaire", profession=user.profession,
+                            source="questionnaire", profession=user.profession, code=stored_code,
                             answers=answer_rows(definition, answers)))
     db.session.execute(sa.delete(Draft).where(Draft.round_id == feedback_round.id, Draft.user_id == user.id)
                        .execution_options(synchronize_session="fetch"))
