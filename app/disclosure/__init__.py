@@ -19,6 +19,7 @@ from app.disclosure.release import (
     observe,
     published_rounds,
     subscale_measure,
+    whole_round_cells,
 )
 from app.disclosure.rules import (
     BELOW_K,
@@ -34,5 +35,5 @@ from app.disclosure.rules import (
 __all__ = [
     "BELOW_K", "COMPLEMENT", "FEW_SCORES", "OPEN", "PARTIAL", "PROFESSION", "REASONS", "RESPONSES", "SOURCE",
     "Distribution", "Part", "Published", "Release", "Stat", "Text", "anonymised_rows", "anonymised_texts", "combine",
-    "item_measure", "observe", "published_rounds", "subscale_measure",
+    "item_measure", "observe", "published_rounds", "subscale_measure", "whole_round_cells",
 ]

@@ -308,6 +308,35 @@ def combine(stats: Iterable[Stat]) -> Stat:
     return _shown(measure, parts, (int(n), float(total), float(total_sq)))
 
 
+def whole_round_cells(rounds: Sequence, *, k: int, now: datetime) -> dict[int, dict[str, Stat]]:
+    """Per round, each subscale's whole-round cell (no category, no split), shown or hidden — what
+    `Release(rounds, split=False).stat(round_id, subscale_measure(key))` gives, for many rounds at little cost.
+
+    For pages that need only whole rounds' subscale means of thousands of rounds (the coordinator's early
+    warnings): the same sums (stored for closed rounds, live for the others; at most three statements) and the
+    same decision (rules.cell_decision), without the per-category machinery. `rounds` need `id`, `status` and
+    `is_open(now)`.
+    """
+    closed = {r.id: not r.is_open(now) for r in rounds}
+    counts, sums = queries.round_sums(list(closed), False, [r.id for r in rounds if r.status == "closed"])
+    responses: dict[int, int] = defaultdict(int)
+    for atom, n in counts.items():
+        responses[atom[0]] += n
+    totals: dict[tuple[int, str], list] = {}
+    for (atom, key), (n, total, total_sq, _partial) in sums.items():
+        cell = totals.setdefault((atom[0], key), [0, 0.0, 0.0])
+        cell[0], cell[1], cell[2] = cell[0] + n, cell[1] + total, cell[2] + total_sq
+    out: dict[int, dict[str, Stat]] = defaultdict(dict)
+    for (round_id, key), (n, total, total_sq) in totals.items():
+        measure, parts = subscale_measure(key), (Part(round_id),)
+        decision = rules.cell_decision(closed=closed[round_id], round_total=responses.get(round_id, 0),
+                                       measure_total=n, categories={}, dimension=None, category=None,
+                                       round_split=None, k=k)
+        out[round_id][key] = (_shown(measure, parts, (n, total, total_sq)) if decision.shown
+                              else Stat(measure, parts, reason=decision.reason))
+    return dict(out)
+
+
 def published_rounds(rounds: Sequence, *, k: int, now: datetime) -> list:
     """The rounds whose answers may be exported one by one (closed, k or more responses), in the given order."""
     release = Release(rounds, k=k, now=now, subscales=False)

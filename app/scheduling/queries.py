@@ -17,7 +17,7 @@ from app.programme.models import Group, Membership
 from app.scheduling import rules
 from app.scheduling.holidays import ChinaCalendar, library_knows_year
 from app.scheduling.models import HolidayException, HolidayYear, Meeting, MeetingLeader
-from app.scheduling.services import MAX_PERIOD_DAYS, problem_messages, problems_for, rule_of
+from app.scheduling.services import MAX_PERIOD_DAYS, Booking, judge, problem_messages, problems_for, rule_of
 
 UPCOMING = "upcoming"
 PAST = "past"
@@ -135,22 +135,45 @@ def _soon(scope: int | None, now: datetime):
 
 def coordinator_highlights(scope: int | None, now: datetime) -> Highlights:
     """Scheduled meetings of the next 60 days (of the scope's organisation) with no lead, or breaking any other
-    invariant of scheduling.rules (judged by scheduling.services.problems_for: a lead or co-lead not eligible on
+    invariant of scheduling.rules (judged by scheduling.services.judge: a lead or co-lead not eligible on
     the meeting's local date, deactivated, without the leader role, a member of the group, booked twice...).
 
-    A fixed number of statements whatever the number of meetings.
+    A fixed number of statements whatever the number of meetings: the meetings with a lead are judged from plain
+    rows (thousands at city scale), and only the flagged ones shown (at most HIGHLIGHT_LIMIT) are loaded whole.
     """
     result = Highlights()
     has_lead = sa.exists().where(MeetingLeader.meeting_id == Meeting.id, MeetingLeader.role == eligibility.LEAD)
     result.without_lead = list(db.session.scalars(_soon(scope, now).where(~has_lead).limit(HIGHLIGHT_LIMIT)))
-    led = db.session.scalars(_soon(scope, now).where(has_lead)).all()
-    found = problems_for(led)
-    for meeting in led:
-        problems = [p for p in found[meeting.id] if p.code != rules.NO_LEAD]
+    soon = _soon(scope, now).where(has_lead).subquery("soon")
+    leaders: dict[int, list[tuple[int, str]]] = {}
+    for meeting_id, user_id, role in db.session.execute(
+        sa.select(MeetingLeader.meeting_id, MeetingLeader.user_id, MeetingLeader.role)
+        .join(soon, soon.c.id == MeetingLeader.meeting_id)
+        .order_by(MeetingLeader.meeting_id, MeetingLeader.id)
+    ):
+        leaders.setdefault(meeting_id, []).append((user_id, role))
+    bookings = [
+        Booking(mid, gid, status, starts, ends, tuple(leaders.get(mid, ())))
+        for mid, gid, status, starts, ends in db.session.execute(
+            sa.select(soon.c.id, soon.c.group_id, soon.c.status, soon.c.starts_at, soon.c.ends_at)
+            .order_by(soon.c.starts_at, soon.c.id)
+        )
+    ]
+    found = judge(bookings, sa.select(soon.c.id))
+    flagged: dict[int, list[rules.Problem]] = {}
+    for booking in bookings:
+        problems = [p for p in found[booking.id] if p.code != rules.NO_LEAD]
         if problems:
-            result.flagged.append(FlaggedMeeting(meeting, problems, problem_messages(meeting, problems)))
-            if len(result.flagged) >= HIGHLIGHT_LIMIT:
+            flagged[booking.id] = problems
+            if len(flagged) >= HIGHLIGHT_LIMIT:
                 break
+    if flagged:
+        meetings = db.session.scalars(
+            sa.select(Meeting).where(Meeting.id.in_(list(flagged)))
+            .options(so.joinedload(Meeting.group), so.selectinload(Meeting.leaders).joinedload(MeetingLeader.user))
+            .order_by(Meeting.starts_at, Meeting.id)
+        ).all()
+        result.flagged = [FlaggedMeeting(m, flagged[m.id], problem_messages(m, flagged[m.id])) for m in meetings]
     return result
 
 

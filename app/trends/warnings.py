@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.disclosure import whole_round_cells
 from app.extensions import db
-from app.feedback.models import FeedbackRound, Response, RoundMeeting
+from app.feedback import scoring
+from app.feedback.models import FeedbackRound, Instrument, Response, RoundMeeting
 from app.meetings.models import Attendance
 from app.programme.models import Group
 from app.scheduling.models import Meeting
-from app.trends.programme_queries import programme_trend
 
 DROP = "drop"
 PARTICIPATION = "participation"
@@ -44,37 +45,75 @@ def _latest_closed(groups: dict[int, Group], now: datetime) -> sa.Subquery:
     )
 
 
+@dataclass(frozen=True)
+class _Round:
+    """A round as the drop warning reads it: a plain row, not an ORM object (thousands at city scale)."""
+
+    id: int
+    group_id: int
+    number: int
+    status: str
+    closes_at: datetime
+
+    def is_open(self, now: datetime) -> bool:
+        return FeedbackRound.is_open(self, now)  # the model's own rule
+
+
+def _subscale_titles(keys: set[str], locale: str) -> dict[str, str]:
+    """The title of each subscale key ("<instrument code>/<subscale code>") in the reader's language, from the
+    instrument's latest version that has it."""
+    codes = {key.partition("/")[0] for key in keys}
+    titles: dict[str, str] = {}
+    for instrument in db.session.scalars(
+        sa.select(Instrument).where(Instrument.code.in_(sorted(codes))).order_by(Instrument.version)
+    ):
+        definition = scoring.definition_from_dict(instrument.definition)
+        for sub in definition.subscales:
+            key = scoring.subscale_key(definition.code, sub.code)
+            if key in keys:
+                titles[key] = scoring.localised(sub.title, locale)
+    return titles
+
+
 def _drops(groups: dict[int, Group], now: datetime, drop: float, k: int, locale: str) -> list[Warning]:
     """A subscale mean that fell by more than `drop` from the round before to the group's latest closed round.
 
     Only rounds shown at k or more (responses and subscale scores) are compared; a hidden round breaks the pair.
+    Each group's last two closed rounds are read as plain rows and their whole-round cells from the stored sums
+    (app.disclosure.whole_round_cells): no other round, no answer, whatever the group's history.
     """
     if not groups:
         return []
-    # Only each group's last two closed rounds are compared: read no others.
     latest = _latest_closed(groups, now)
-    last_two = sa.select(FeedbackRound.id).join(
-        latest, sa.and_(latest.c.group_id == FeedbackRound.group_id, FeedbackRound.number >= latest.c.number - 1)
-    )
-    trend = programme_trend(None, k=k, closed_by=now, group_ids=list(groups), locale=locale, rounds_among=last_two,
-                            now=now)
-    titles = {s.key: s.title for s in trend.subscales}
-    latest: dict[int, int] = {}
-    for group_id, number, _key in trend.cells:
-        latest[group_id] = max(latest.get(group_id, 0), number)
-    found = []
-    for group_id, last in sorted(latest.items()):
-        for key in sorted(titles):
-            after, before = trend.cell(group_id, last, key), trend.cell(group_id, last - 1, key)
-            if after is None or before is None or after.suppressed or before.suppressed:
+    rows = db.session.execute(
+        sa.select(FeedbackRound.id, FeedbackRound.group_id, FeedbackRound.number, FeedbackRound.status,
+                  FeedbackRound.closes_at)
+        .join(latest, sa.and_(latest.c.group_id == FeedbackRound.group_id,
+                              FeedbackRound.number >= latest.c.number - 1))
+        .where(_closed(now))
+    ).all()
+    rounds = [_Round(*row) for row in rows]
+    cells = whole_round_cells(rounds, k=k, now=now)
+    by_number = {(r.group_id, r.number): r.id for r in rounds}
+    last = {}
+    for r in rounds:
+        last[r.group_id] = max(last.get(r.group_id, 0), r.number)
+    falls = []
+    for group_id, number in sorted(last.items()):
+        after = cells.get(by_number[(group_id, number)], {})
+        before = cells.get(by_number.get((group_id, number - 1)), {})
+        for key in sorted(set(after) & set(before)):
+            if after[key].hidden or before[key].hidden:
                 continue
-            fall = before.mean - after.mean
+            fall = before[key].mean - after[key].mean
             if fall > drop:
-                found.append(Warning(groups[group_id], DROP, {
-                    "subscale": titles[key], "round": last, "before": before.mean, "after": after.mean,
-                    "fall": fall,
-                }))
-    return found
+                falls.append((group_id, number, key, before[key].mean, after[key].mean, fall))
+    titles = _subscale_titles({key for _g, _n, key, *_rest in falls}, locale) if falls else {}
+    return [
+        Warning(groups[group_id], DROP, {"subscale": titles.get(key, key), "round": number, "before": before,
+                                         "after": after, "fall": fall})
+        for group_id, number, key, before, after, fall in falls
+    ]
 
 
 def _participation(groups: dict[int, Group], now: datetime, threshold: float) -> list[Warning]:

@@ -20,12 +20,14 @@ from app.scheduling.services.holidays import (
     delete_exception,
 )
 from app.scheduling.services.invariants import (
+    Booking,
     ClashError,
     EligibilityError,
     Flagged,
     InvariantError,
     check_membership,
     flagged_meetings_of,
+    judge,
     keeping_invariants,
     leader_problem_text,
     lock_people,
@@ -56,10 +58,11 @@ from app.scheduling.services.series import (
 
 __all__ = [
     "EXCEPTION_KINDS", "FIRST_YEAR", "LAST_YEAR", "MAX_PERIOD_DAYS",
-    "ClashError", "EligibilityError", "Flagged", "Generated", "InvariantError", "SeriesAssignment", "Suggestion",
+    "Booking", "ClashError", "EligibilityError", "Flagged", "Generated", "InvariantError", "SeriesAssignment",
+    "Suggestion",
     "add_exception", "add_extra_meeting", "add_months", "assign_leaders", "assign_series", "cancel_meeting",
     "check_membership", "confirm_year", "default_period", "delete_exception", "extend_schedule", "feeds",
-    "flagged_meetings_of", "generate_meetings", "keeping_invariants", "leader_problem_text", "lock_people",
+    "flagged_meetings_of", "generate_meetings", "judge", "keeping_invariants", "leader_problem_text", "lock_people",
     "meeting_problems", "problem_message", "problem_messages", "problems_for", "refusal", "reschedule_meeting",
     "rule_of", "save_schedule", "suggest_leaders",
 ]
