@@ -7,7 +7,7 @@ export FLASK_APP := wsgi
 CATALOGUES := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test lint install translations extract-messages bench clean
+.PHONY: run test lint install translations test-servers extract-messages bench clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,14 @@ run: install
 lint: install
 	$(BIN)/ruff check app tests bench config.py wsgi.py
 
-test: lint
+# The OpenID Connect provider the sign-in tests run on loopback (oidc-provider, pinned in package-lock.json).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-servers: node_modules/.package-lock.json
+
+test: lint test-servers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The benchmark (not part of `make test`): needs wrk (Debian package) and, for the city scale, PostgreSQL.
@@ -47,4 +54,4 @@ extract-messages: install
 	rm -f messages.pot
 
 clean:
-	rm -rf $(VENV) instance/*.db
+	rm -rf $(VENV) instance/*.db node_modules

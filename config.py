@@ -143,6 +143,52 @@ class Config:
     # (`flask notify send-due`) http://127.0.0.1:$PORT (app/notifications/mail.py).
     BASE_URL = os.environ.get("BASE_URL") or None
 
+    # Sign-in methods (app/accounts/providers; README "Signing in with the hospital's accounts"). Local passwords
+    # can be switched off; the directory (LDAP / Active Directory) and OpenID Connect are on when their address is set.
+    LOCAL_LOGIN_ENABLED = _bool("LOCAL_LOGIN_ENABLED", True)
+    # First sign-in through a provider: link to the account with the same e-mail address when the provider says the
+    # address is verified (a directory's addresses count as verified), and create an account when none matches.
+    EXTERNAL_MATCH_EMAIL = _bool("EXTERNAL_MATCH_EMAIL", True)
+    EXTERNAL_CREATE_ACCOUNTS = _bool("EXTERNAL_CREATE_ACCOUNTS", False)
+    EXTERNAL_DEFAULT_ORGANISATION = os.environ.get("EXTERNAL_DEFAULT_ORGANISATION") or None
+    LDAP_URL = os.environ.get("LDAP_URL") or None  # ldap://dc1.hospital.internal or ldaps://…:636
+    LDAP_START_TLS = _bool("LDAP_START_TLS")
+    LDAP_TLS_VERIFY = _bool("LDAP_TLS_VERIFY", True)
+    LDAP_CA_FILE = os.environ.get("LDAP_CA_FILE") or None
+    LDAP_TIMEOUT = _int("LDAP_TIMEOUT", 5)
+    # Direct bind: the person's DN (or AD user principal name) made from what they type, e.g. "{username}@hosp.local".
+    LDAP_BIND_TEMPLATE = os.environ.get("LDAP_BIND_TEMPLATE") or None
+    # Search then bind (or, after a direct bind, where the person's own entry is read): a service account, a base
+    # and a filter with {username} (escaped); a person the filter does not find cannot sign in.
+    LDAP_SERVICE_DN = os.environ.get("LDAP_SERVICE_DN") or None
+    LDAP_SERVICE_PASSWORD = os.environ.get("LDAP_SERVICE_PASSWORD") or None
+    LDAP_SEARCH_BASE = os.environ.get("LDAP_SEARCH_BASE", "")
+    LDAP_USER_FILTER = os.environ.get("LDAP_USER_FILTER", "(&(objectClass=person)(uid={username}))")
+    LDAP_ATTR_ID = os.environ.get("LDAP_ATTR_ID", "entryUUID")  # objectGUID in Active Directory
+    LDAP_ATTR_EMAIL = os.environ.get("LDAP_ATTR_EMAIL", "mail")
+    LDAP_ATTR_NAME = os.environ.get("LDAP_ATTR_NAME", "displayName")
+    LDAP_ATTR_STAFF_NUMBER = os.environ.get("LDAP_ATTR_STAFF_NUMBER", "employeeNumber")
+    LDAP_ATTR_DEPARTMENT = os.environ.get("LDAP_ATTR_DEPARTMENT", "departmentNumber")
+    LDAP_ATTR_ORGANISATION = os.environ.get("LDAP_ATTR_ORGANISATION", "o")
+    # Groups: an attribute of the person listing group DNs (memberOf), or groups found under a base by member=DN.
+    LDAP_ATTR_GROUPS = os.environ.get("LDAP_ATTR_GROUPS") or None
+    LDAP_GROUP_SEARCH_BASE = os.environ.get("LDAP_GROUP_SEARCH_BASE") or None
+    LDAP_GROUP_ROLES = os.environ.get("LDAP_GROUP_ROLES", "")  # "cn=leaders,ou=groups,dc=h=leader; …"
+    OIDC_ISSUER = os.environ.get("OIDC_ISSUER") or None  # discovery: $OIDC_ISSUER/.well-known/openid-configuration
+    OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID") or None
+    OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET") or None
+    OIDC_REDIRECT_URI = os.environ.get("OIDC_REDIRECT_URI") or None  # default: BASE_URL + /login/oidc/callback
+    OIDC_POST_LOGOUT_REDIRECT_URI = os.environ.get("OIDC_POST_LOGOUT_REDIRECT_URI") or None  # default: …/login
+    OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
+    OIDC_TIMEOUT = _int("OIDC_TIMEOUT", 10)
+    OIDC_CLAIM_EMAIL = os.environ.get("OIDC_CLAIM_EMAIL", "email")
+    OIDC_CLAIM_NAME = os.environ.get("OIDC_CLAIM_NAME", "name")
+    OIDC_CLAIM_STAFF_NUMBER = os.environ.get("OIDC_CLAIM_STAFF_NUMBER", "employee_number")
+    OIDC_CLAIM_DEPARTMENT = os.environ.get("OIDC_CLAIM_DEPARTMENT", "department")
+    OIDC_CLAIM_ORGANISATION = os.environ.get("OIDC_CLAIM_ORGANISATION", "organisation")
+    OIDC_CLAIM_ROLES = os.environ.get("OIDC_CLAIM_ROLES") or None  # e.g. "roles"
+    OIDC_ROLE_MAP = os.environ.get("OIDC_ROLE_MAP", "")  # "balint-leader=leader; balint-member=member"
+
     # Front end
     BOOTSTRAP_SERVE_LOCAL = True
 

@@ -1,6 +1,7 @@
 """Imports every feature's models so that Alembic and the app see every table."""
 
 from app.accounts.models import RoleAssignment, StaffNumber, TrainingRecord, User  # noqa: F401
+from app.accounts.providers.models import ProviderIdentity  # noqa: F401
 from app.api.models import ApiToken  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
 from app.feedback.models import (  # noqa: F401

@@ -240,3 +240,53 @@ class Auth:
 def auth(client, db):
     _db.session.commit()
     return Auth(client)
+
+
+# --- sign-in providers: a real directory (slapd) and a real OpenID Connect provider, once per session -----------
+
+@pytest.fixture(scope="session")
+def directory(tmp_path_factory):
+    """Debian's slapd on a loopback port, serving the generated directory of tests/ldapserver.py."""
+    from tests import ldapserver
+
+    if not ldapserver.available():
+        pytest.skip("slapd not installed (apt-get install slapd ldap-utils)")
+    server = ldapserver.Directory.create(tmp_path_factory.mktemp("slapd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ldap_on(app, directory, monkeypatch):
+    """The app signs in through the directory (search-then-bind); the directory is serving again after the test."""
+    from tests import ldapserver
+
+    for key, value in ldapserver.settings(directory).items():
+        monkeypatch.setitem(app.config, key, value)
+    yield directory
+    if directory.process is None:
+        directory.start()
+
+
+OIDC_REDIRECT = "http://localhost/login/oidc/callback"
+OIDC_AFTER_LOGOUT = "http://localhost/login"
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """The npm package oidc-provider, run with Node on a loopback port, with a client for the test app."""
+    from tests import oidcserver
+
+    if not oidcserver.available():
+        pytest.skip("node or node_modules/oidc-provider missing (npm ci)")
+    provider = oidcserver.Provider.start([OIDC_REDIRECT], [OIDC_AFTER_LOGOUT])
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def oidc_on(app, oidc_provider, monkeypatch):
+    """The app offers single sign-on through the test provider."""
+    for key, value in oidc_provider.settings(OIDC_REDIRECT, OIDC_AFTER_LOGOUT).items():
+        monkeypatch.setitem(app.config, key, value)
+    return oidc_provider

@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from app.accounts.routes import login, people, people_import, profile  # noqa: E402,F401
+from app.accounts.routes import login, people, people_import, profile, providers  # noqa: E402,F401

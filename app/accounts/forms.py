@@ -66,6 +66,23 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Log in"))
 
 
+class DirectoryLoginForm(FlaskForm):
+    """Sign in with the hospital directory's user name and password (LDAP / Active Directory)."""
+
+    username = StringField(_l("User name"), validators=[InputRequired(), Length(max=256)])
+    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=200)])
+    submit = SubmitField(_l("Sign in with the hospital directory"))
+
+
+class LinkIdentityForm(FlaskForm):
+    """A coordinator links a directory or single sign-on identity to a person."""
+
+    provider = SelectField(_l("Sign-in method"),
+                           choices=lambda: [("ldap", _l("Hospital directory")), ("oidc", _l("Single sign-on"))])
+    subject = StringField(_l("Id at the provider"), validators=[InputRequired(), Length(max=255)])
+    submit = SubmitField(_l("Link"))
+
+
 class RequestResetForm(FlaskForm):
     email = StringField(_l("E-mail"), validators=[InputRequired(), Email(), Length(max=254)])
     submit = SubmitField(_l("Send me a link"))

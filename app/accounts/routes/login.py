@@ -1,17 +1,35 @@
 """Log-in, log-out, and setting a password through an e-mailed reset or invitation link."""
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+import logging
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts import bp, services
-from app.accounts.forms import LoginForm, RequestResetForm, SetPasswordForm
+from app.accounts.forms import DirectoryLoginForm, LoginForm, RequestResetForm, SetPasswordForm
+from app.accounts.providers import oidc
+from app.accounts.providers.settings import enabled_methods, oidc_settings
 from app.errors import DomainError
 from app.extensions import limiter
 from app.notifications.mail import absolute_url, send_templated_mail
 from app.permissions import public
 from app.redirects import safe_next
 from app.web import attempt
+
+log = logging.getLogger(__name__)
+ID_TOKEN_KEY = "oidc_id_token"  # kept in the session after a single sign-on, to end the provider's session too
+
+
+def login_page(form: LoginForm | None = None, directory_form: DirectoryLoginForm | None = None) -> str:
+    """The log-in page with every enabled sign-in method (the local form, the directory's, the single sign-on link)."""
+    methods = enabled_methods()
+    return render_template(
+        "accounts/login.html", methods=methods,
+        form=(form or LoginForm(formdata=None)) if methods["local"] else None,
+        directory_form=(directory_form or DirectoryLoginForm(formdata=None)) if methods["ldap"] else None,
+        next=safe_next(request.args.get("next")),
+    )
 
 
 def _failed_login(response) -> bool:
@@ -34,6 +52,10 @@ def login():
     """Log in with e-mail and password."""
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
+    if not current_app.config["LOCAL_LOGIN_ENABLED"]:
+        if request.method == "POST":
+            abort(404)
+        return login_page()
     form = LoginForm()
     if form.validate_on_submit():
 
@@ -48,16 +70,20 @@ def login():
             form.password.errors.append(_("Wrong e-mail or password."))
         else:
             return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
-    return render_template("accounts/login.html", form=form)
+    return login_page(form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
-    """Log out of this browser."""
+    """Log out of this browser, and of the single sign-on portal too when that is where the session came from and
+    the provider offers it (RP-initiated logout)."""
+    id_token = session.pop(ID_TOKEN_KEY, None)
     logout_user()
     flash(_("You are logged out."), "info")
-    return redirect(url_for("accounts.login"))
+    settings = oidc_settings() if id_token else None
+    provider_url = oidc.logout_url(settings, id_token) if settings is not None else None
+    return redirect(provider_url or url_for("accounts.login"))
 
 
 def _reset_email_key() -> str:

@@ -11,8 +11,16 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from app.accounts import bp, rules, services
-from app.accounts.forms import EditUserForm, InviteUserForm, LeadersOnForm, TrainingRecordForm, UserFilterForm
+from app.accounts.forms import (
+    EditUserForm,
+    InviteUserForm,
+    LeadersOnForm,
+    LinkIdentityForm,
+    TrainingRecordForm,
+    UserFilterForm,
+)
 from app.accounts.models import TrainingRecord, User
+from app.accounts.providers.services import identities_of
 from app.extensions import db
 from app.notifications.mail import absolute_url, send_templated_mail
 from app.pagination import paginate
@@ -161,6 +169,8 @@ def user(user_id):
     return render_template(
         "accounts/user.html", person=person, memberships=memberships, led=led, today=today,
         eligibility=services.eligibility_on(person, today), can_manage=can_access_user(current_user, person, "manage"),
+        identities=identities_of(person), link_form=LinkIdentityForm(formdata=None),
+        provider_names={"ldap": _("Hospital directory"), "oidc": _("Single sign-on")},
     )
 
 
