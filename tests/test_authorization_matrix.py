@@ -81,10 +81,17 @@ def world(db, org, coordinator, leader, member, group):
         "theme_id": theme.id,
         "instrument_id": instrument.id,
         "token_id": _api_token_of(member),
+        "identity_id": _identity_of(member),
         "filename": "not-an-asset.css",
     }
     db.session.commit()
     return {"values": values, "member": member, "leader": leader, "coordinator": coordinator}
+
+
+def _identity_of(user) -> int:
+    from app.accounts.providers.services import link_identity
+
+    return link_identity(None, user, "oidc", "matrix-subject").id
 
 
 def _api_token_of(user) -> int:
