@@ -1,10 +1,13 @@
-"""A real OpenLDAP server (Debian's slapd) on loopback for the directory sign-in tests: `Directory.start(tmp)` writes
+"""A real OpenLDAP server (Debian's slapd) on loopback for the directory sign-in tests: `Directory.create(tmp)` writes
 a config and a generated directory (people, groups, one with a Chinese name, one disabled), loads it with slapadd
-and serves it on a free port; `stop()` and `start()` take it down and bring it back (an outage)."""
+and serves it on a free port (plain and StartTLS) and on another (LDAPS), with a certificate from a test CA made
+here (`ca_file`); `stop()` and `start()` take it down and bring it back (an outage)."""
 
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import shutil
 import socket
 import subprocess
@@ -65,11 +68,46 @@ def directory_ldif() -> str:
     return "\n\n".join("\n".join(e) for e in entries) + "\n"
 
 
+def write_certificates(folder: Path) -> None:
+    """A test CA (ca.pem) and a certificate for 127.0.0.1 signed by it (server.pem, server.key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(text):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("Balint test CA")).issuer_name(name("Balint test CA"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                          serialization.PrivateFormat.TraditionalOpenSSL,
+                                                          serialization.NoEncryption()))
+
+
 def _config(folder: Path) -> str:
     return f"""include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 pidfile {folder}/slapd.pid
+TLSCACertificateFile {folder}/ca.pem
+TLSCertificateFile {folder}/server.pem
+TLSCertificateKeyFile {folder}/server.key
 modulepath /usr/lib/ldap
 moduleload back_mdb
 database mdb
@@ -88,17 +126,27 @@ class Directory:
     def __init__(self, folder: Path):
         self.folder = folder
         self.port = free_port()
+        self.tls_port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
 
+    @property
+    def ldaps_url(self) -> str:
+        return f"ldaps://127.0.0.1:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.folder / "ca.pem")
+
     @classmethod
     def create(cls, folder: Path) -> Directory:
         """Write the config and load the directory (slapadd), then start serving."""
         directory = cls(folder)
         (folder / "db").mkdir(parents=True)
+        write_certificates(folder)
         (folder / "slapd.conf").write_text(_config(folder))
         (folder / "people.ldif").write_text(directory_ldif(), encoding="utf-8")
         subprocess.run([SLAPADD, "-f", str(folder / "slapd.conf"), "-l", str(folder / "people.ldif")],
@@ -108,13 +156,16 @@ class Directory:
 
     def start(self) -> None:
         # -d 0: stay in the foreground (so the process is ours to stop), logging nothing.
-        self.process = subprocess.Popen([SLAPD, "-f", str(self.folder / "slapd.conf"), "-h", self.url + "/",
-                                         "-d", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [SLAPD, "-f", str(self.folder / "slapd.conf"), "-h", f"{self.url}/ {self.ldaps_url}/", "-d", "0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
+                for port in (self.port, self.tls_port):
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                        pass
+                return
             except OSError:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"slapd exited with {self.process.returncode}") from None

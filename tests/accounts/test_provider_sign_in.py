@@ -302,3 +302,33 @@ def test_a_member_cannot_link_sign_ins(client, db, auth, member, outsider):
     auth.login(member)
     response = client.post(f"/people/{outsider.id}/identities", data={"provider": "oidc", "subject": "x"})
     assert response.status_code == 403
+
+
+def test_starttls_and_ldaps_check_the_directory_certificate(app, client, db, ldap_on, monkeypatch):
+    make_user("li.na@hospital.test")
+    db.session.commit()
+    monkeypatch.setitem(app.config, "LDAP_CA_FILE", ldap_on.ca_file)
+    monkeypatch.setitem(app.config, "LDAP_START_TLS", True)
+    assert directory_login(client, "li.na", "pw-li-na").status_code == 302
+    client.post("/logout")
+    monkeypatch.setitem(app.config, "LDAP_START_TLS", False)
+    monkeypatch.setitem(app.config, "LDAP_URL", ldap_on.ldaps_url)
+    assert directory_login(client, "li.na", "pw-li-na").status_code == 302
+    client.post("/logout")
+    # A certificate the app does not trust is an unavailable directory, not a sign-in.
+    monkeypatch.setitem(app.config, "LDAP_CA_FILE", None)
+    response = directory_login(client, "li.na", "pw-li-na")
+    assert response.status_code == 503
+
+
+def test_deactivating_a_person_ends_their_provider_session(client, db, ldap_on):
+    from app.accounts import services as accounts
+
+    person = make_user("li.na@hospital.test")
+    db.session.commit()
+    assert directory_login(client, "li.na", "pw-li-na").status_code == 302
+    assert client.get("/").status_code == 200
+    accounts.set_active(None, person, False)
+    db.session.commit()
+    assert client.get("/").status_code == 302
+    assert directory_login(client, "li.na", "pw-li-na").status_code == 401

@@ -91,10 +91,34 @@ def bind_name(template: str, username: str) -> str:
     return template.replace("{username}", escape_rdn(username))
 
 
+class _ContextTls(ldap3.Tls):
+    """TLS for ldap3 through a standard-library SSLContext that checks the certificate and the host name itself
+    during the handshake (ldap3's own host-name check calls ssl.match_hostname, deprecated and gone in 3.12)."""
+
+    def __init__(self, context: ssl.SSLContext):
+        super().__init__(validate=ssl.CERT_NONE)  # leaves ldap3's own check out
+        self.context = context
+
+    def wrap_socket(self, connection, do_handshake=False):
+        connection.socket = self.context.wrap_socket(connection.socket, server_side=False,
+                                                     do_handshake_on_connect=do_handshake,
+                                                     server_hostname=connection.server.host)
+
+
+def tls_context(s: LdapSettings) -> ssl.SSLContext:
+    """Certificates checked against LDAP_CA_FILE (else the system's), host name included, unless LDAP_TLS_VERIFY
+    is off."""
+    context = ssl.create_default_context(cafile=s.ca_file)
+    if not s.tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def _server(s: LdapSettings) -> ldap3.Server:
     tls = None
     if s.url.lower().startswith("ldaps://") or s.start_tls:
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED if s.tls_verify else ssl.CERT_NONE, ca_certs_file=s.ca_file)
+        tls = _ContextTls(tls_context(s))
     return ldap3.Server(s.url, tls=tls, connect_timeout=s.timeout, get_info=ldap3.NONE)
 
 
@@ -196,7 +220,7 @@ def authenticate(s: LdapSettings, username: str, password: str) -> ExternalIdent
                 conn.unbind()
         else:
             raise DirectoryUnavailable("neither LDAP_SERVICE_DN nor LDAP_BIND_TEMPLATE is set")
-    except ldap_errors.LDAPException as exc:
+    except (ldap_errors.LDAPException, ssl.SSLError, OSError) as exc:
         raise DirectoryUnavailable(str(exc)) from exc
     subject = _first(entry, s.attr_id) or dn
     return ExternalIdentity(
