@@ -332,3 +332,18 @@ def test_deactivating_a_person_ends_their_provider_session(client, db, ldap_on):
     db.session.commit()
     assert client.get("/").status_code == 302
     assert directory_login(client, "li.na", "pw-li-na").status_code == 401
+
+
+def test_failed_single_sign_on_returns_are_rate_limited(app, client, db, oidc_on, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_LIMIT_PER_ADDRESS", "2 per 10 minutes")
+    statuses = [client.get("/login/oidc/callback?code=x&state=y").status_code for _ in range(3)]
+    assert statuses == [400, 400, 429]
+
+
+def test_an_answer_after_the_flow_expired_is_refused(client, db, oidc_on):
+    make_user("chen.jing@portal.test")
+    db.session.commit()
+    back = sso(client, "chen.jing")
+    with client.session_transaction() as session:
+        session["oidc_flow"] = {**session["oidc_flow"], "at": session["oidc_flow"]["at"] - 3600}
+    assert client.get(back).status_code == 400
