@@ -347,3 +347,27 @@ def test_an_answer_after_the_flow_expired_is_refused(client, db, oidc_on):
     with client.session_transaction() as session:
         session["oidc_flow"] = {**session["oidc_flow"], "at": session["oidc_flow"]["at"] - 3600}
     assert client.get(back).status_code == 400
+
+
+def test_directory_next_is_followed_only_on_this_site(client, db, ldap_on):
+    make_user("li.na@hospital.test")
+    db.session.commit()
+    response = directory_login(client, "li.na", "pw-li-na", next="//evil.example/x")
+    assert response.headers["Location"] == "/"
+    client.post("/logout")
+    assert directory_login(client, "li.na", "pw-li-na", next="/meetings").headers["Location"] == "/meetings"
+
+
+def test_an_answer_naming_another_issuer_is_refused(client, db, oidc_on):
+    make_user("chen.jing@portal.test")
+    db.session.commit()
+    back = sso(client, "chen.jing")
+    assert "iss=" in back
+    other = back.replace("iss=http", "iss=https")
+    assert client.get(other).status_code == 400
+
+
+def test_without_local_passwords_there_is_no_reset_either(app, client, db, monkeypatch):
+    monkeypatch.setitem(app.config, "LOCAL_LOGIN_ENABLED", False)
+    assert client.get("/password/forgot").status_code == 404
+    assert "No way to sign in is switched on." in client.get("/login").get_data(as_text=True)

@@ -139,6 +139,8 @@ def finish(s: OidcSettings, flow: dict | None, args: dict, now: float) -> tuple[
         raise ProviderRefused("state_mismatch")
     if now - float(flow.get("at", 0)) > FLOW_MAX_AGE:
         raise ProviderRefused("flow_expired")
+    if args.get("iss") and str(args["iss"]).rstrip("/") != s.issuer:  # RFC 9207: the answer names its issuer
+        raise ProviderRefused("issuer_mismatch")
     if args.get("error"):
         raise ProviderRefused("provider_error:" + str(args["error"])[:60])
     code = args.get("code")

@@ -96,6 +96,8 @@ def _reset_email_key() -> str:
 @public
 def request_reset():
     """Ask for a password-reset link; the answer is the same whether or not the address is known."""
+    if not current_app.config["LOCAL_LOGIN_ENABLED"]:
+        abort(404)  # no local passwords: nothing to reset
     form = RequestResetForm()
     if form.validate_on_submit():
         user = services.find_user_by_email(form.email.data)
