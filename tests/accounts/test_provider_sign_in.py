@@ -371,3 +371,11 @@ def test_without_local_passwords_there_is_no_reset_either(app, client, db, monke
     monkeypatch.setitem(app.config, "LOCAL_LOGIN_ENABLED", False)
     assert client.get("/password/forgot").status_code == 404
     assert "No way to sign in is switched on." in client.get("/login").get_data(as_text=True)
+
+
+def test_failed_sign_ins_per_address_count_together_across_methods(app, client, db, ldap_on, oidc_on, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_LIMIT_PER_ADDRESS", "3 per 10 minutes")
+    assert client.post("/login", data={"email": "a@b.test", "password": "wrong"}).status_code == 200
+    assert directory_login(client, "li.na", "wrong").status_code == 401
+    assert client.get("/login/oidc/callback?code=x&state=y").status_code == 400
+    assert directory_login(client, "li.na", "pw-li-na").status_code == 429

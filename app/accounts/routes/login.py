@@ -41,8 +41,13 @@ def _login_email_key() -> str:
     return "login:" + services.normalise_email(request.form.get("email", ""))[:254]
 
 
+# Failed sign-ins per address count together whichever way they come (password, directory, single sign-on).
+SIGN_IN_SCOPE = "sign-in"
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed_login)
+@limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], SIGN_IN_SCOPE, methods=["POST"],
+                      deduct_when=_failed_login)
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
     key_func=_login_email_key, deduct_when=_failed_login,

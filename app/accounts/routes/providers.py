@@ -17,7 +17,7 @@ from app.accounts.providers import oidc
 from app.accounts.providers import services as providers
 from app.accounts.providers.models import ProviderIdentity
 from app.accounts.providers.settings import ldap_settings, oidc_settings
-from app.accounts.routes.login import ID_TOKEN_KEY, _failed_login, login_page
+from app.accounts.routes.login import ID_TOKEN_KEY, SIGN_IN_SCOPE, _failed_login, login_page
 from app.accounts.routes.people import ID
 from app.extensions import db, limiter
 from app.permissions import get_user_or_403, public, roles_required
@@ -48,7 +48,7 @@ def _directory_key() -> str:
 
 
 @bp.route("/login/directory", methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], deduct_when=_failed_login)
+@limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], SIGN_IN_SCOPE, deduct_when=_failed_login)
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_directory_key,
                deduct_when=_failed_login)
 @public
@@ -102,7 +102,7 @@ def login_oidc():
 
 
 @bp.route("/login/oidc/callback")
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], deduct_when=_failed_login)
+@limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], SIGN_IN_SCOPE, deduct_when=_failed_login)
 @public
 def oidc_callback():
     """Back from the single sign-on portal: check everything, then log in (or say why not)."""
