@@ -66,6 +66,8 @@ TARGETS: dict[str, Target] = {
     "accounts.login": Target((ANONYMOUS,)),
     "accounts.logout": Target((ANONYMOUS, *SIGNED_IN), pages=("/",), fallback=(("submit", "text"),)),
     "accounts.request_reset": Target((ANONYMOUS,)),
+    # the directory's form shows only with LDAP_URL set (off here: a clear 404, nothing saved)
+    "accounts.login_directory": Target((ANONYMOUS,), fallback=(("username", "text"), ("password", "text"))),
     "accounts.reset": Target((ANONYMOUS,), urls={"token": "reset_token"}),
     "accounts.accept_invite": Target((ANONYMOUS,), urls={"token": "invite_token"}),
     "main.set_language": Target((ANONYMOUS, *SIGNED_IN), pages=("/login", "/")),
@@ -79,6 +81,8 @@ TARGETS: dict[str, Target] = {
     "accounts.edit_user": Target(("coordinator",)),
     "accounts.set_user_active": Target(("coordinator",), pages=(PERSON,), fallback=(("active", "select:0,1"),)),
     "accounts.resend_invite": Target(("coordinator",), pages=(PERSON,), urls={"user_id": "invited_id"}),
+    "accounts.link_identity": Target(("coordinator",), pages=(PERSON,)),
+    "accounts.unlink_identity": Target(("coordinator",), pages=(PERSON,)),
     "accounts.new_training": Target(("coordinator",), urls={"user_id": "leader_user_id"}),
     "accounts.edit_training": Target(
         ("coordinator",), urls={"user_id": "leader_user_id", "record_id": ("record_id", "unverified_record_id")}),
@@ -162,6 +166,7 @@ def build_world() -> World:
     a questionnaire round, one held and in an interview round with an interview recorded, a theme, the
     shipped questionnaire, an API token, a holiday exception, training records, invitation and reset links."""
     from app.accounts import services as accounts
+    from app.accounts.providers.services import link_identity
     from app.api.services import create_token
     from app.extensions import limiter
     from app.feedback.models import FeedbackRound, RoundMeeting
@@ -245,6 +250,7 @@ def build_world() -> World:
         "round_id": questionnaire.id, "interview_round_id": interview.id,
         "theme_id": db.session.scalar(sa.select(Theme.id).where(Theme.code == "night_shifts")),
         "instrument_id": instrument.id, "token_id": api_token.id,
+        "identity_id": link_identity(None, member, "oidc", "fuzz-subject").id,
         "invite_token": accounts.make_link_token(invited, accounts.INVITE),
         "reset_token": accounts.make_link_token(member, accounts.RESET),
     }
