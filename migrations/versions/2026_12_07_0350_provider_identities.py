@@ -1,8 +1,8 @@
 """provider identities: the id a directory or an OpenID Connect provider gives a person, linked to one user
 
 Revision ID: 5b1e0c7f3a16
-Revises: d4a7e1c93b20
-Create Date: 2026-12-07 03:10:00.000000
+Revises: e5b81f0c7a42
+Create Date: 2026-12-07 03:50:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5b1e0c7f3a16'
-down_revision = 'd4a7e1c93b20'
+down_revision = 'e5b81f0c7a42'
 branch_labels = None
 depends_on = None
 
