@@ -188,6 +188,26 @@ class Config:
     OIDC_CLAIM_ORGANISATION = os.environ.get("OIDC_CLAIM_ORGANISATION", "organisation")
     OIDC_CLAIM_ROLES = os.environ.get("OIDC_CLAIM_ROLES") or None  # e.g. "roles"
     OIDC_ROLE_MAP = os.environ.get("OIDC_ROLE_MAP", "")  # "balint-leader=leader; balint-member=member"
+    # Chat channels beside e-mail (app/notifications/wecom.py, dingtalk.py). NOTIFY_CHANNELS: the channels that
+    # are on (e-mail always is); NOTIFY_DEFAULT_CHANNELS: what a person who chose nothing gets.
+    NOTIFY_CHANNELS = os.environ.get("NOTIFY_CHANNELS", "email")
+    NOTIFY_DEFAULT_CHANNELS = os.environ.get("NOTIFY_DEFAULT_CHANNELS", "email")
+    WECOM_CORP_ID = os.environ.get("WECOM_CORP_ID")
+    WECOM_AGENT_ID = os.environ.get("WECOM_AGENT_ID")
+    WECOM_SECRET = os.environ.get("WECOM_SECRET")
+    WECOM_API_BASE = os.environ.get("WECOM_API_BASE", "https://qyapi.weixin.qq.com")
+    DINGTALK_APP_KEY = os.environ.get("DINGTALK_APP_KEY")
+    DINGTALK_APP_SECRET = os.environ.get("DINGTALK_APP_SECRET")
+    DINGTALK_AGENT_ID = os.environ.get("DINGTALK_AGENT_ID")
+    DINGTALK_API_BASE = os.environ.get("DINGTALK_API_BASE", "https://oapi.dingtalk.com")
+    # An HTTP(S) proxy to reach the platforms through (e.g. http://proxy.hospital.local:3128), unset: direct.
+    CHAT_PROXY = os.environ.get("CHAT_PROXY") or None
+    CHAT_TIMEOUT = _int("CHAT_TIMEOUT", 10)
+    # The Fernet key group robots' webhook addresses and secrets are encrypted with
+    # (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`).
+    CHANNEL_SECRET_KEY = os.environ.get("CHANNEL_SECRET_KEY") or None
+    # How long one send-due run waits for a robot's next slot before leaving the post to the next run.
+    ROBOT_MAX_WAIT_SECONDS = _int("ROBOT_MAX_WAIT_SECONDS", 240)
 
     # Front end
     BOOTSTRAP_SERVE_LOCAL = True

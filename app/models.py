@@ -22,7 +22,7 @@ from app.meetings.models import (  # noqa: F401
     Supervision,
     Theme,
 )
-from app.notifications.models import Notification  # noqa: F401
+from app.notifications.models import GroupPost, GroupRobot, Notification, PlatformToken  # noqa: F401
 from app.programme.models import Group, GroupLeader, Membership, Organisation  # noqa: F401
 from app.scheduling.models import (  # noqa: F401
     CalendarFeed,

@@ -11,16 +11,27 @@ from flask_mailman import EmailMessage
 from config import local_base_url
 
 
+def render_in_language(user, subject_msgid_fn, template: str, **context) -> tuple[str, str]:
+    """The subject and `templates/<template>.txt` rendered in the user's language (the programme's by default).
+
+    The template sees `channel` ("email" unless the context gives another), so a chat message can leave out
+    what only fits an e-mail.
+    """
+    locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+    context.setdefault("channel", "email")
+    with force_locale(locale):
+        subject = str(subject_msgid_fn())
+        body = render_template(f"{template}.txt", user=user, **context)
+    return subject, body
+
+
 def send_templated_mail(user, subject_msgid_fn, template: str, **context) -> None:
     """Render `templates/<template>.txt` and the subject in the user's language and send it.
 
     `subject_msgid_fn` is a callable returning the translated subject (called inside the locale).
     Raises the mail backend's error when the server refuses the message.
     """
-    locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
-    with force_locale(locale):
-        subject = str(subject_msgid_fn())
-        body = render_template(f"{template}.txt", user=user, **context)
+    subject, body = render_in_language(user, subject_msgid_fn, template, **context)
     message = EmailMessage(
         subject=subject,
         body=body,

@@ -9,6 +9,7 @@ says is up to its renderer, registered by kind in `RENDERERS`.
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import zlib
 from collections.abc import Callable, Iterator
@@ -23,8 +24,12 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
+from app.audit.services import record_action
+from app.errors import DomainError
 from app.extensions import db
-from app.notifications.mail import absolute_url, links_context, send_templated_mail
+from app.notifications import dingtalk, rules, wecom
+from app.notifications.chat import PlatformError
+from app.notifications.mail import absolute_url, links_context, render_in_language, send_templated_mail
 from app.notifications.models import JobRun, Notification
 from app.notifications.rules import keep_runs_since
 from app.programme.models import Membership
@@ -73,26 +78,89 @@ def renderer(kind: str) -> Callable[[Renderer], Renderer]:
 
 # --- queueing --------------------------------------------------------------------------------
 
+def enabled_channels() -> tuple[str, ...]:
+    """The channels the programme has on (NOTIFY_CHANNELS); e-mail always is."""
+    return tuple(sorted({rules.EMAIL, *rules.parse_channels(current_app.config.get("NOTIFY_CHANNELS"))},
+                        key=rules.CHANNELS.index))
+
+
+def default_channels() -> tuple[str, ...]:
+    """What a person who chose nothing gets (NOTIFY_DEFAULT_CHANNELS), e-mail when that names nothing known."""
+    return rules.parse_channels(current_app.config.get("NOTIFY_DEFAULT_CHANNELS")) or (rules.EMAIL,)
+
+
+def channels_of(user: User, kind: str) -> tuple[str, ...]:
+    """The channels a message of `kind` goes to for `user` now (rules.channels_for over their choice)."""
+    chosen = rules.parse_channels(user.channels) if user.channels is not None else None
+    return rules.channels_for(kind, chosen, enabled_channels(), default_channels(),
+                              user.wecom_userid, user.dingtalk_userid)
+
+
+PLATFORM_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+
+
+def set_channels(actor: User | None, user: User, wecom_userid: str | None, dingtalk_userid: str | None,
+                 channels: list[str] | tuple[str, ...] | None) -> None:
+    """Set a person's WeCom and DingTalk user ids and the channels they want (None: the programme's default).
+
+    Flushes; audited as `user_channels_changed` when something changed. Raises DomainError (with the field) for
+    an id that is not a platform user id (letters, digits, _ . @ -, at most 64), an unknown channel or one the
+    programme has off, a chat channel without the person's id on it, or an empty choice.
+    """
+    values = {}
+    for name, value in (("wecom_userid", wecom_userid), ("dingtalk_userid", dingtalk_userid)):
+        value = (value or "").strip() or None
+        if value is not None and not PLATFORM_ID.fullmatch(value):
+            raise DomainError(_("A user id has letters, digits and _ . @ - only, at most 64 of them."), field=name)
+        values[name] = value
+    if channels is not None:
+        chosen = rules.parse_channels(",".join(channels))
+        unknown = set(channels) - set(chosen)
+        if unknown or not chosen:
+            raise DomainError(_("Choose at least one channel from the list."), field="channels")
+        if set(chosen) - set(enabled_channels()):
+            raise DomainError(_("This channel is not on in this programme."), field="channels")
+        if rules.WECOM in chosen and not values["wecom_userid"]:
+            raise DomainError(_("Enter the person's WeCom user id to send them WeCom messages."), field="wecom_userid")
+        if rules.DINGTALK in chosen and not values["dingtalk_userid"]:
+            raise DomainError(_("Enter the person's DingTalk user id to send them DingTalk messages."),
+                              field="dingtalk_userid")
+        values["channels"] = ",".join(chosen)
+    else:
+        values["channels"] = None
+    changed = {key: value for key, value in values.items() if getattr(user, key) != value}
+    for key, value in changed.items():
+        setattr(user, key, value)
+    db.session.flush()
+    if changed:
+        record_action(actor, "user_channels_changed", user, **changed)
+
+
 def queue(
     kind: str, user: User, key: str, due_at: datetime, meeting_id: int | None = None, round_id: int | None = None
 ) -> Notification | None:
-    """Queue one message for `user`, due at `due_at` (naive UTC); None when the key is already queued.
+    """Queue one message for `user` on each of their channels, due at `due_at` (naive UTC); returns the first
+    row queued, None when the key is already queued on every channel.
 
-    The unique key decides, inside a SAVEPOINT, so a duplicate from a re-run or from another host
-    leaves the surrounding transaction intact. Raises ValueError for a kind without a renderer.
+    (key, channel) is unique and decides, inside a SAVEPOINT per channel, so a duplicate from a re-run or
+    from another host leaves the surrounding transaction intact. Raises ValueError for a kind without a renderer.
     """
     if kind not in RENDERERS:
         raise ValueError(f"no renderer for notification kind {kind!r}")
-    notification = Notification(
-        kind=kind, user_id=user.id, key=key, due_at=due_at, meeting_id=meeting_id, round_id=round_id
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(notification)
-            db.session.flush()
-    except IntegrityError:
-        return None
-    return notification
+    first = None
+    for channel in channels_of(user, kind):
+        notification = Notification(
+            kind=kind, channel=channel, user_id=user.id, key=key, due_at=due_at, meeting_id=meeting_id,
+            round_id=round_id,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(notification)
+                db.session.flush()
+        except IntegrityError:
+            continue
+        first = first or notification
+    return first
 
 
 def reminder_lead_time() -> timedelta:
@@ -198,6 +266,8 @@ class SendResult:
     taken_elsewhere: int = 0
     reclaimed: int = 0
     would_send: list[tuple[str, str, str]] = field(default_factory=list)
+    posted: int = 0  # group-robot posts sent (app.notifications.robots)
+    deferred: int = 0  # group-robot posts left for a later run, their robot's slots being taken
 
 
 def reclaim_stale(now: datetime) -> int:
@@ -258,14 +328,51 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
 
 
+def deliver(notification: Notification, message: Rendered, now: datetime) -> None:
+    """Send a rendered message on the notification's channel, in the recipient's language.
+
+    Raises the mail backend's error for e-mail, PlatformError for WeCom and DingTalk, Drop when the person
+    no longer has an id on the platform.
+    """
+    user = notification.user
+    if notification.channel == rules.EMAIL:
+        send_templated_mail(user, message.subject, message.template, **message.context)
+        return
+    title, body = render_in_language(user, message.subject, message.template,
+                                     **{**message.context, "channel": notification.channel})
+    if notification.channel == rules.WECOM:
+        if not user.wecom_userid:
+            raise Drop("no WeCom user id")
+        if not wecom.configured():
+            raise PlatformError("not-configured", "WeCom is not configured (WECOM_CORP_ID, ...)", retryable=False)
+        wecom.send_app_message(user.wecom_userid, chat_markdown(title, body), now)
+    elif notification.channel == rules.DINGTALK:
+        if not user.dingtalk_userid:
+            raise Drop("no DingTalk user id")
+        if not dingtalk.configured():
+            raise PlatformError("not-configured", "DingTalk is not configured (DINGTALK_APP_KEY, ...)",
+                                retryable=False)
+        dingtalk.send_work_notification(user.dingtalk_userid, title, chat_markdown(title, body), now)
+    else:
+        raise Drop(f"unknown channel {notification.channel}")
+
+
+def chat_markdown(title: str, body: str) -> str:
+    """A chat message in Markdown: the subject in bold, then the body, each web address a link."""
+    linked = re.sub(r"(?<![(\[])(https?://[^\s)]+)", r"[\1](\1)", body.strip())
+    return f"**{title}**\n\n{linked}"
+
+
 def send_one(notification_id: int, now: datetime, commit: Callable[[], None]) -> str:
     """Claim, render and send one notification; returns sent, retrying, failed, dropped or taken_elsewhere.
 
     `commit` ends each step: after the claim (so a crash mid-send leaves a 'sending' row, reclaimed
     later, rather than an unmarked sent mail), after the reading, and after the outcome is recorded.
     Every write thus opens its own transaction, which SQLite needs (a transaction that read before
-    another writer committed may not write). A mail error never escapes: the row goes back to
-    pending, or to failed after MAX_ATTEMPTS attempts.
+    another writer committed may not write). A sending error never escapes: an e-mail goes back to
+    pending, or to failed after MAX_ATTEMPTS attempts; a chat message that hit a rate limit or a server
+    error waits rules.retry_delay before its next try (up to rules.CHAT_MAX_ATTEMPTS), and one the platform
+    refused is failed at once, with the platform's errcode and errmsg.
     """
     claimed = claim(notification_id, now)
     commit()
@@ -274,16 +381,24 @@ def send_one(notification_id: int, now: datetime, commit: Callable[[], None]) ->
     notification = db.session.get(Notification, notification_id, populate_existing=True)
     try:
         message = render(notification, now)
-        send_templated_mail(notification.user, message.subject, message.template, **message.context)
+        deliver(notification, message, now)
     except Drop as drop:
         outcome, values = "dropped", {"status": "dropped", "error": drop.reason[:ERROR_LENGTH]}
+    except PlatformError as error:
+        current_app.logger.warning("notification %s not sent on %s: %s", notification_id, notification.channel, error)
+        gave_up = rules.gives_up(notification.attempts, error.retryable)
+        outcome = "failed" if gave_up else "retrying"
+        values = {"status": "failed" if gave_up else "pending", "error": str(error)[:ERROR_LENGTH],
+                  "error_code": error.code[:20]}
+        if not gave_up:
+            values["due_at"] = now + rules.retry_delay(notification.attempts)
     except Exception as exc:  # any mail failure is recorded; the run goes on
         current_app.logger.warning("notification %s not sent: %s", notification_id, exc)
         gave_up = notification.attempts >= MAX_ATTEMPTS
         outcome = "failed" if gave_up else "retrying"
         values = {"status": "failed" if gave_up else "pending", "error": _error_text(exc)}
     else:
-        outcome, values = "sent", {"status": "sent", "sent_at": now, "error": None}
+        outcome, values = "sent", {"status": "sent", "sent_at": now, "error": None, "error_code": None}
     commit()
     _finish(notification_id, **values)
     commit()
@@ -310,7 +425,10 @@ def _send_pending(now: datetime, dry_run: bool, commit: Callable[[], None]) -> S
                 render(notification, now)
             except Drop:
                 continue
-            result.would_send.append((notification.user.email, notification.kind, notification.key))
+            to = notification.user.email
+            if notification.channel != rules.EMAIL:
+                to += f" ({notification.channel})"
+            result.would_send.append((to, notification.kind, notification.key))
         return result
     result.reclaimed = reclaim_stale(now)
     commit()

@@ -3,6 +3,7 @@ database; the mail outbox is in tests/conftest.py."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -11,10 +12,29 @@ from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.extensions import db as _db
+from app.timeutil import utcnow
+from tests.chatplatforms import FakeClock, platform_config, serve_platforms
 from tests.factories import make_meeting
 
-# The machines' PostgreSQL (trust auth); tests make their own database on it and drop it afterwards.
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The machines' PostgreSQL (trust auth); tests make their own database on it and drop it afterwards. The
+# suite's own PostgreSQL database (TEST_DATABASE_URL) is where they connect to make it, when there is one.
+_TEST_URL = os.environ.get("TEST_DATABASE_URL", "")
+PG_ADMIN_URL = _TEST_URL if _TEST_URL.startswith("postgresql") else "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def clock():
+    """A test clock at the current time (naive UTC), moved on only by the test or by the code's sleeps."""
+    return FakeClock(utcnow().replace(microsecond=0))
+
+
+@pytest.fixture
+def platforms(app, clock, monkeypatch):
+    """Loopback WeCom and DingTalk (tests/chatplatforms.py), with the app configured for them and channels on."""
+    with serve_platforms(clock) as found:
+        for key, value in platform_config(found.base).items():
+            monkeypatch.setitem(app.config, key, value)
+        yield found
 
 
 @pytest.fixture
