@@ -79,6 +79,7 @@ TARGETS: dict[str, Target] = {
     # accounts: coordinators' pages for people
     "accounts.invite": Target(("coordinator",)),
     "accounts.edit_user": Target(("coordinator",)),
+    "accounts.edit_channels": Target(("coordinator",)),
     "accounts.set_user_active": Target(("coordinator",), pages=(PERSON,), fallback=(("active", "select:0,1"),)),
     "accounts.resend_invite": Target(("coordinator",), pages=(PERSON,), urls={"user_id": "invited_id"}),
     "accounts.link_identity": Target(("coordinator",), pages=(PERSON,)),

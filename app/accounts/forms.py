@@ -184,6 +184,31 @@ class EditUserForm(_UserFields):
     submit = SubmitField(_l("Save"))
 
 
+def channel_names() -> dict[str, str]:
+    """Every message channel by its code, named in the reader's language."""
+    return {"email": _l("E-mail"), "wecom": _l("WeCom (企业微信)"), "dingtalk": _l("DingTalk (钉钉)")}
+
+
+class EditChannelsForm(FlaskForm):
+    """Where a person gets their messages: their WeCom and DingTalk user ids and the channels they want; the view
+    offers the channels the programme has on."""
+
+    wecom_userid = StringField(
+        _l("WeCom user id"), filters=[strip], validators=[Optional(), Length(max=64)],
+        description=_l("The person's UserID in the hospital's WeCom (企业微信) address book."),
+    )
+    dingtalk_userid = StringField(
+        _l("DingTalk user id"), filters=[strip], validators=[Optional(), Length(max=64)],
+        description=_l("The person's userid in the hospital's DingTalk (钉钉) organisation."),
+    )
+    follow_default = BooleanField(_l("Use the programme's default channels"))
+    channels = MultiCheckboxField(
+        _l("Channels"), choices=[], invalid_choice_message=_l("Choose at least one channel from the list."),
+        description=_l("Invitations and password links always go by e-mail."),
+    )
+    submit = SubmitField(_l("Save"))
+
+
 class UserFilterForm(FlaskForm):
     """The search and filters above the list of people (sent by GET, so no CSRF token)."""
 

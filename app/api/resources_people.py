@@ -15,6 +15,8 @@ from app.accounts.people_import import services as imports
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
 from app.extensions import db
+from app.notifications.rules import CHANNELS
+from app.permissions import get_user_or_403
 
 _TEXT = {"allow_none": True, "load_default": ""}
 
@@ -114,3 +116,47 @@ class PeopleImport(MethodView):
             "rows": [{"row": r.line, "email": r.email, "name": r.name, "organisation": r.organisation,
                       "outcome": r.outcome, "details": r.details, "user_id": r.user_id} for r in result.rows],
         }
+
+
+class ChannelsSchema(Schema):
+    """Where a person gets messages: platform user ids, their chosen channels (null: the programme's default),
+    and the channels a meeting reminder goes to now (read only)."""
+
+    wecom_userid = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    dingtalk_userid = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), allow_none=True, load_default=None,
+                           validate=validate.Length(min=1, max=len(CHANNELS)))
+    effective = fields.List(fields.String(), dump_only=True)
+
+
+def _channels(person) -> dict:
+    from app.notifications.services import channels_of
+
+    return {"wecom_userid": person.wecom_userid, "dingtalk_userid": person.dingtalk_userid,
+            "channels": person.channels.split(",") if person.channels is not None else None,
+            "effective": list(channels_of(person, "meeting_reminder"))}
+
+
+@bp.route("/people/<int:user_id>/channels")
+class PersonChannels(MethodView):
+    """A person's message channels: e-mail, WeCom app messages, DingTalk work notifications."""
+
+    @api_auth("coordinator")
+    @bp.response(200, ChannelsSchema)
+    def get(self, user_id):
+        """The person's platform user ids, chosen channels and the channels a reminder goes to now."""
+        return _channels(get_user_or_403(user_id))
+
+    @api_auth("coordinator")
+    @bp.arguments(ChannelsSchema)
+    @bp.response(200, ChannelsSchema)
+    def put(self, data, user_id):
+        """Set the ids and channels (all three fields; `channels: null` follows the programme's default). A chat
+        channel needs the person's id on it and must be on in the programme (422 otherwise)."""
+        from app.notifications.services import set_channels
+
+        person = get_user_or_403(user_id, need="manage")
+        set_channels(current_api_user._get_current_object(), person, data["wecom_userid"], data["dingtalk_userid"],
+                     data["channels"])
+        db.session.commit()
+        return _channels(person)

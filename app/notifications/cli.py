@@ -11,6 +11,7 @@ from app.extensions import db
 from app.feedback.services.rounds import close_due_rounds
 from app.notifications import services
 from app.notifications.rules import SEND_DUE
+from app.sqlite import write_intent
 from app.timeutil import local_zone, utcnow
 
 
@@ -92,3 +93,38 @@ def _end_run(run_id: int, status: str, error: str | None = None, counts: dict[st
     services.finish_run(run_id, ended, status, error=error, counts=counts)
     services.prune_runs(SEND_DUE, ended)
     db.session.commit()
+
+
+@notify_cli.command("test")
+@click.option("--channel", type=click.Choice(["email", "wecom", "dingtalk"]), required=True,
+              help="The channel to try.")
+@click.option("--to", "email", required=True, metavar="EMAIL", help="The person (by e-mail address) to send to.")
+@with_appcontext
+def send_test(channel, email):
+    """Send one test message to a person on a channel, now (not through the outbox), and print the platform's answer.
+
+    Exit status 0 when the platform took it, 1 when it refused (its errcode and errmsg are printed), 2 for a
+    person who is unknown or has no id on that platform.
+    """
+    import json
+
+    import sqlalchemy as sa
+
+    from app.accounts.models import User
+    from app.notifications.chat import PlatformError
+
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise click.UsageError(f"nobody has the e-mail address {email}")
+    try:
+        with write_intent(), services.links_context():
+            answer = services.send_test_message(user, channel, utcnow())
+            db.session.commit()  # the access token, shared with the other hosts
+    except services.Drop as drop:
+        raise click.UsageError(drop.reason) from None
+    except PlatformError as error:
+        db.session.commit()
+        click.echo(f"{channel}: refused: errcode {error.code}: {error.message}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"{channel}: sent to {user.email}; the platform answered:")
+    click.echo(json.dumps(answer, ensure_ascii=False, sort_keys=True))

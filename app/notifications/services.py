@@ -357,6 +357,31 @@ def deliver(notification: Notification, message: Rendered, now: datetime) -> Non
         raise Drop(f"unknown channel {notification.channel}")
 
 
+def send_test_message(user: User, channel: str, now: datetime) -> dict:
+    """Send `user` one test message on `channel` now, in their language, outside the outbox; the platform's answer
+    ({"status": "sent"} for e-mail, which has none to show).
+
+    Raises Drop when the person has no id on that platform, PlatformError when the platform refuses, the mail
+    backend's error for e-mail. Flushes the access token it may fetch; the caller commits.
+    """
+    message = Rendered(subject=lambda: _("Balint Groups: test message"), template="notifications/test_message",
+                       context={"link": absolute_url("main.home")})
+    if channel == rules.EMAIL:
+        send_templated_mail(user, message.subject, message.template, **message.context)
+        return {"status": "sent"}
+    title, body = render_in_language(user, message.subject, message.template, **{**message.context,
+                                                                                   "channel": channel})
+    if channel == rules.WECOM:
+        if not user.wecom_userid:
+            raise Drop(f"{user.email} has no WeCom user id")
+        return wecom.send_app_message(user.wecom_userid, chat_markdown(title, body), now)
+    if channel == rules.DINGTALK:
+        if not user.dingtalk_userid:
+            raise Drop(f"{user.email} has no DingTalk user id")
+        return dingtalk.send_work_notification(user.dingtalk_userid, title, chat_markdown(title, body), now)
+    raise ValueError(f"unknown channel {channel!r}")
+
+
 def chat_markdown(title: str, body: str) -> str:
     """A chat message in Markdown: the subject in bold, then the body, each web address a link."""
     linked = re.sub(r"(?<![(\[])(https?://[^\s)]+)", r"[\1](\1)", body.strip())

@@ -316,3 +316,25 @@ def test_setting_channels_checks_ids_and_the_programmes_channels(app, db, member
     assert (member.wecom_userid, member.channels) == ("wx-member", "email,wecom")
     services.set_channels(coordinator, member, "wx-member", None, None)
     assert member.channels is None
+
+
+# --- flask notify test -----------------------------------------------------------------------
+
+def test_notify_test_sends_one_wecom_message_and_prints_the_platforms_answer(app, db, member, platforms):
+    services.set_channels(None, member, "wx-member", None, None)
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["notify", "test", "--channel", "wecom", "--to", "MEMBER@example.org"])
+    assert result.exit_code == 0, result.output
+    assert '"errcode": 0' in result.output and '"msgid"' in result.output
+    sent = platforms.messages(WECOM_SEND)
+    assert len(sent) == 1 and "test message" in sent[0].body["markdown"]["content"]
+
+
+def test_notify_test_prints_the_refusal_and_fails(app, db, member, platforms, monkeypatch):
+    services.set_channels(None, member, None, "dd-member", None)
+    db.session.commit()
+    monkeypatch.setitem(app.config, "DINGTALK_APP_SECRET", "wrong")
+    result = app.test_cli_runner().invoke(args=["notify", "test", "--channel", "dingtalk", "--to", member.email])
+    assert result.exit_code == 1 and "errcode 40089" in result.output
+    missing = app.test_cli_runner().invoke(args=["notify", "test", "--channel", "wecom", "--to", member.email])
+    assert missing.exit_code == 2 and "no WeCom user id" in missing.output

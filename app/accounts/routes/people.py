@@ -12,12 +12,14 @@ from flask_login import current_user
 
 from app.accounts import bp, rules, services
 from app.accounts.forms import (
+    EditChannelsForm,
     EditUserForm,
     InviteUserForm,
     LeadersOnForm,
     LinkIdentityForm,
     TrainingRecordForm,
     UserFilterForm,
+    channel_names,
 )
 from app.accounts.models import TrainingRecord, User
 from app.accounts.providers.services import identities_of
@@ -163,6 +165,8 @@ def invite():
 @roles_required("coordinator")
 def user(user_id):
     """One person: profile, roles, groups, training records and whether they may lead today."""
+    from app.notifications.services import channels_of  # notifications build on accounts
+
     person = get_user_or_403(user_id)
     memberships, led = services.groups_of(person)
     today = local_today()
@@ -171,6 +175,7 @@ def user(user_id):
         eligibility=services.eligibility_on(person, today), can_manage=can_access_user(current_user, person, "manage"),
         identities=identities_of(person), link_form=LinkIdentityForm(formdata=None),
         provider_names={"ldap": _("Hospital directory"), "oidc": _("Single sign-on")},
+        person_channels=channels_of(person, "meeting_reminder"), channel_names=channel_names(),
     )
 
 
@@ -203,6 +208,33 @@ def edit_user(user_id):
             return _user_page(person)
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/edit_user.html", form=form, person=person, scope_org=_scope_org()), status
+
+
+@bp.route(f"/people/<{ID}:user_id>/channels", methods=["GET", "POST"])
+@roles_required("coordinator")
+def edit_channels(user_id):
+    """Set where a person gets messages: WeCom and DingTalk user ids and the channels they want."""
+    from app.notifications import services as notifications  # notifications build on accounts
+
+    person = get_user_or_403(user_id, need="manage")
+    form = EditChannelsForm(data={
+        "wecom_userid": person.wecom_userid or "", "dingtalk_userid": person.dingtalk_userid or "",
+        "follow_default": person.channels is None,
+        "channels": (person.channels or ",".join(notifications.default_channels())).split(","),
+    })
+    names = channel_names()
+    form.channels.choices = [(c, names[c]) for c in notifications.enabled_channels()]
+    if form.validate_on_submit():
+        chosen = None if form.follow_default.data else list(form.channels.data or [])
+        outcome = attempt(lambda: notifications.set_channels(
+            current_user, person, form.wecom_userid.data, form.dingtalk_userid.data, chosen,
+        ), form=form, field="channels")
+        if outcome.ok:
+            flash(_("Changes to %(name)s are saved.", name=person.name), "success")
+            return _user_page(person)
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/channels.html", form=form, person=person,
+                           defaults=[names[c] for c in notifications.default_channels()]), status
 
 
 @bp.route(f"/people/<{ID}:user_id>/invite", methods=["POST"])
