@@ -206,7 +206,8 @@ class Config:
     # The Fernet key group robots' webhook addresses and secrets are encrypted with
     # (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`).
     CHANNEL_SECRET_KEY = os.environ.get("CHANNEL_SECRET_KEY") or None
-    # How long one send-due run waits for a robot's next slot before leaving the post to the next run.
+    # How long one send-due run spends waiting for group robots' slots (20 posts a minute each) before it leaves
+    # the rest to the next run.
     ROBOT_MAX_WAIT_SECONDS = _int("ROBOT_MAX_WAIT_SECONDS", 240)
 
     # Front end

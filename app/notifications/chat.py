@@ -7,6 +7,7 @@ fetched again REFRESH_MARGIN before it expires and at once when the platform ans
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,10 +63,21 @@ class Answer:
     body: dict
 
 
+_clients = threading.local()
+
+
 def http_client() -> httpx.Client:
-    """An HTTP client with the configured timeout and, when CHAT_PROXY is set, that proxy."""
+    """This thread's HTTP client for the configured timeout and proxy (CHAT_PROXY, unset: direct), kept between
+    calls so connections and the TLS set-up are reused."""
     proxy = current_app.config.get("CHAT_PROXY") or None
-    return httpx.Client(timeout=current_app.config.get("CHAT_TIMEOUT", 10), proxy=proxy, trust_env=False)
+    timeout = current_app.config.get("CHAT_TIMEOUT", 10)
+    clients = getattr(_clients, "by_setting", None)
+    if clients is None:
+        clients = _clients.by_setting = {}
+    client = clients.get((proxy, timeout))
+    if client is None:
+        client = clients[(proxy, timeout)] = httpx.Client(timeout=timeout, proxy=proxy, trust_env=False)
+    return client
 
 
 def call(method: str, url: str, *, params: dict | None = None, json: dict | None = None) -> dict:
@@ -74,9 +86,9 @@ def call(method: str, url: str, *, params: dict | None = None, json: dict | None
     Raises PlatformError: retryable for network errors, HTTP 429 and 5xx and RETRYABLE_CODES; not retryable
     for other HTTP errors, a body that is not JSON, or another non-zero errcode.
     """
+    target = httpx.URL(url).copy_merge_params(params or {})  # a robot's webhook carries its own key already
     try:
-        with http_client() as client:
-            response = client.request(method, url, params=params, json=json)
+        response = http_client().request(method, target, json=json)
     except httpx.HTTPError as exc:
         raise PlatformError("network", f"{type(exc).__name__}: {exc}", retryable=True) from exc
     if response.status_code == 429 or response.status_code >= 500:

@@ -9,7 +9,8 @@ from flask.cli import with_appcontext
 
 from app.extensions import db
 from app.feedback.services.rounds import close_due_rounds
-from app.notifications import services
+from app.notifications import robots, services
+from app.notifications.chat import Clock
 from app.notifications.rules import SEND_DUE
 from app.sqlite import write_intent
 from app.timeutil import local_zone, utcnow
@@ -69,6 +70,8 @@ def send_due(dry_run, now_text):
             queued = services.queue_due_reminders(now)
             db.session.commit()
             result = services.send_pending(now, commit=db.session.commit)
+            with services.links_context():
+                posts = robots.send_due_posts(Clock(), commit=db.session.commit)
     except BaseException as exc:
         db.session.rollback()
         try:
@@ -85,6 +88,8 @@ def send_due(dry_run, now_text):
         f"Queued {len(queued)}; sent {result.sent}, to retry {result.retrying}, failed {result.failed}, "
         f"dropped {result.dropped}, taken by another run {result.taken_elsewhere}, reclaimed {result.reclaimed}."
     )
+    if posts:
+        click.echo("Group posts: " + ", ".join(f"{outcome} {count}" for outcome, count in sorted(posts.items())) + ".")
 
 
 def _end_run(run_id: int, status: str, error: str | None = None, counts: dict[str, int] | None = None) -> None:

@@ -113,6 +113,7 @@ def is_eligible(feedback_round: FeedbackRound, user: User) -> bool:
 
 def tell_eligible_members(feedback_round: FeedbackRound, now: datetime) -> int:
     """Queue an e-mail now and a reminder before the window closes for each eligible, active member."""
+    from app.notifications.robots import queue_round_post
     from app.notifications.services import queue
 
     users = db.session.scalars(
@@ -125,6 +126,7 @@ def tell_eligible_members(feedback_round: FeedbackRound, now: datetime) -> int:
         if reminder_at > now:
             queue(ROUND_CLOSING, user, f"{ROUND_CLOSING}:{feedback_round.id}:{user.id}", reminder_at,
                   round_id=feedback_round.id)
+    queue_round_post(feedback_round, now)  # to the group's chat, when it has a robot
     return len(users)
 
 
