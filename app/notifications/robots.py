@@ -293,13 +293,18 @@ def send_due_posts(clock: Clock, commit: Callable[[], None] | None = None) -> di
         sa.update(GroupPost).where(GroupPost.status == "sending", GroupPost.claimed_at < clock.now() - STALE_CLAIM)
         .values(status="pending", claimed_at=None).execution_options(synchronize_session=False)
     )
-    due = list(db.session.scalars(
-        sa.select(GroupPost.id).where(GroupPost.status == "pending", GroupPost.due_at <= clock.now())
+    due = db.session.execute(
+        sa.select(GroupPost.id, GroupPost.group_id).where(GroupPost.status == "pending", GroupPost.due_at <= clock.now())
         .order_by(GroupPost.due_at, GroupPost.id)
-    ))
+    ).all()
     commit()
     deadline = clock.now() + timedelta(seconds=current_app.config["ROBOT_MAX_WAIT_SECONDS"])
-    for post_id in due:
+    full: set[int] = set()  # groups whose robot has no slot left in this run: their posts wait, untouched
+    for post_id, group_id in due:
+        if group_id in full:
+            continue
         outcome = send_one_post(post_id, clock, commit, deadline)
         counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome == "deferred":
+            full.add(group_id)
     return counts
