@@ -102,6 +102,8 @@ TARGETS: dict[str, Target] = {
     "programme.set_organisation_active": Target(("coordinator",), pages=("/organisations",)),
     "programme.new_group": Target(("coordinator",)),
     "programme.edit_group": Target(("coordinator",)),
+    "programme.group_robot": Target(("coordinator",)),
+    "programme.remove_group_robot": Target(("coordinator",), pages=(GROUP,), fallback=(("submit", "text"),)),
     "programme.add_member": Target(("coordinator",), pages=(GROUP,)),
     "programme.end_membership": Target(("coordinator",), pages=(GROUP,)),
     "programme.add_leader": Target(("coordinator",), pages=(GROUP,)),

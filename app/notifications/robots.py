@@ -294,8 +294,8 @@ def send_due_posts(clock: Clock, commit: Callable[[], None] | None = None) -> di
         .values(status="pending", claimed_at=None).execution_options(synchronize_session=False)
     )
     due = db.session.execute(
-        sa.select(GroupPost.id, GroupPost.group_id).where(GroupPost.status == "pending", GroupPost.due_at <= clock.now())
-        .order_by(GroupPost.due_at, GroupPost.id)
+        sa.select(GroupPost.id, GroupPost.group_id)
+        .where(GroupPost.status == "pending", GroupPost.due_at <= clock.now()).order_by(GroupPost.due_at, GroupPost.id)
     ).all()
     commit()
     deadline = clock.now() + timedelta(seconds=current_app.config["ROBOT_MAX_WAIT_SECONDS"])

@@ -192,3 +192,24 @@ class AddLeaderForm(FlaskForm):
         _l("Leader"), coerce=_optional_int, validators=[DataRequired(message=_l("Choose a leader."))],
     )
     submit = SubmitField(_l("Add leader"))
+
+
+class SetGroupRobotForm(FlaskForm):
+    """A group's chat robot: the platform, its webhook address and (DingTalk) signing secret. Both are secrets: the
+    fields start empty and the page shows only the saved values' masks."""
+
+    platform = SelectField(
+        _l("Platform"), choices=lambda: [("wecom", _l("WeCom (企业微信)")), ("dingtalk", _l("DingTalk (钉钉)"))],
+        invalid_choice_message=_l("Choose WeCom or DingTalk."),
+    )
+    webhook = StringField(
+        _l("Webhook address"), filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[DataRequired(message=_l("Paste the robot's webhook address.")), Length(max=500)],
+        description=_l("From the group chat's robot settings: it carries the robot's key, so keep it secret."),
+    )
+    secret = StringField(
+        _l("Signing secret"), filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[Optional(), Length(max=200)],
+        description=_l("DingTalk robots with 加签: the secret that starts with SEC. Not used by WeCom."),
+    )
+    submit = SubmitField(_l("Save"))

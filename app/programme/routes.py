@@ -26,6 +26,7 @@ from app.programme.forms import (
     EditGroupForm,
     EditOrganisationForm,
     EndMembershipForm,
+    SetGroupRobotForm,
     SetOrganisationActiveForm,
     kind_choices,
     mode_choices,
@@ -237,6 +238,37 @@ def edit_group(group_id):
             _warn_about_capacity(group.capacity)
             return _back_to(group)
     return render_template("programme/group_form.html", form=form, group=group), _status()
+
+
+@bp.route("/groups/<int:group_id>/robot", methods=["GET", "POST"])
+@roles_required("coordinator")
+def group_robot(group_id):
+    """Set the group's chat robot (WeCom or DingTalk) that posts meeting reminders and round openings."""
+    from app.notifications import robots  # notifications build on programme
+
+    group = get_group_or_403(group_id, need="manage")
+    robot = robots.robot_of(group.id)
+    form = SetGroupRobotForm(data={"platform": robot.platform if robot else "wecom"})
+    if form.validate_on_submit():
+        outcome = attempt(lambda: robots.set_robot(current_user, group, form.platform.data, form.webhook.data,
+                                                   form.secret.data), form=form, field="webhook")
+        if outcome.ok:
+            flash(_("The chat robot of “%(name)s” is saved.", name=group.name), "success")
+            return _back_to(group)
+    return render_template("programme/robot.html", form=form, group=group, robot=robot), _status()
+
+
+@bp.route("/groups/<int:group_id>/robot/remove", methods=["POST"])
+@roles_required("coordinator")
+def remove_group_robot(group_id):
+    """Remove the group's chat robot; its posts not yet sent are dropped."""
+    from app.notifications import robots  # notifications build on programme
+
+    group = get_group_or_403(group_id, need="manage")
+    outcome = attempt(lambda: robots.remove_robot(current_user, group))
+    if outcome.ok:
+        flash(_("The chat robot of “%(name)s” is removed.", name=group.name), "success")
+    return _back_to(group)
 
 
 @bp.route("/groups/<int:group_id>")

@@ -154,3 +154,28 @@ def test_removing_the_robot_drops_its_pending_posts(app, db, group, meeting, pla
     db.session.commit()
     assert [p.status for p in posts(db)] == ["dropped"]
     assert db.session.scalar(sa.select(sa.func.count(GroupRobot.id))) == 0
+
+
+# --- the coordinators' page ------------------------------------------------------------------
+
+def test_a_coordinator_sets_a_groups_robot_and_sees_it_masked(client, auth, app, db, coordinator, group, platforms,
+                                                              fernet_key):
+    db.session.commit()
+    auth.login(coordinator)
+    assert "/robot" in client.get(f"/groups/{group.id}").get_data(as_text=True)
+    webhook = f"{platforms.base}/robot/send?access_token=secret-robot-token-9876"
+    refused = client.post(f"/groups/{group.id}/robot", data={"platform": "dingtalk", "webhook": webhook})
+    assert refused.status_code == 422 and "SEC" in refused.get_data(as_text=True)
+    saved = client.post(f"/groups/{group.id}/robot",
+                        data={"platform": "dingtalk", "webhook": webhook, "secret": "SECsigning-secret"})
+    assert saved.status_code == 302
+    page = client.get(f"/groups/{group.id}/robot").get_data(as_text=True)
+    assert "9876" in page and "secret-robot-token" not in page and "SECsigning-secret" not in page
+    assert client.post(f"/groups/{group.id}/robot/remove").status_code == 302
+    assert robots.robot_of(group.id) is None
+
+
+def test_a_leader_may_not_set_a_robot(client, auth, db, leader, group, fernet_key):
+    db.session.commit()
+    auth.login(leader)
+    assert client.get(f"/groups/{group.id}/robot").status_code == 403
