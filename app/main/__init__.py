@@ -10,4 +10,4 @@ bp = Blueprint("main", __name__)
 #: The benchmark's floor endpoints (/_floor/...), registered on the app only when BENCH_ENDPOINTS is true.
 floors_bp = Blueprint("floors", __name__, url_prefix="/_floor")
 
-from app.main.routes import floors, home, system  # noqa: E402,F401
+from app.main.routes import deliveries, floors, home, system  # noqa: E402,F401

@@ -144,6 +144,8 @@ class GroupPost(db.Model):
     error_code: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
+    group: so.Mapped[Group] = so.relationship()  # noqa: F821
+
     __table_args__ = (
         sa.Index("ix_group_posts_status_due", "status", "due_at"),
         sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'dropped')", name="status"),

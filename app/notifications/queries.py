@@ -8,9 +8,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from app.accounts.models import User
 from app.extensions import db
-from app.notifications.models import JobRun, Notification
+from app.notifications import rules
+from app.notifications.models import GroupPost, JobRun, Notification
 from app.notifications.rules import MAIL_FAILURE_WINDOW
+from app.programme.models import Group
 
 RECENT = timedelta(days=7)
 
@@ -95,8 +98,9 @@ class MailFailures:
 
 
 def mail_failures(now: datetime) -> MailFailures:
-    """Messages that failed (given up or waiting to retry) within MAIL_FAILURE_WINDOW before `now`."""
-    condition = _failures(now - MAIL_FAILURE_WINDOW)
+    """E-mails that failed (given up or waiting to retry) within MAIL_FAILURE_WINDOW before `now` (WeCom and
+    DingTalk failures are the channels' health, not mail's)."""
+    condition = sa.and_(_failures(now - MAIL_FAILURE_WINDOW), Notification.channel == rules.EMAIL)
     count = db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(condition)) or 0
     if not count:
         return MailFailures()
@@ -105,3 +109,92 @@ def mail_failures(now: datetime) -> MailFailures:
         .order_by(Notification.claimed_at.desc(), Notification.id.desc()).limit(1)
     ).one()
     return MailFailures(count, latest.claimed_at, latest.error)
+
+
+# --- channels: the delivery log and their health ----------------------------------------------
+
+ROBOT = "robot"  # the delivery log's name for group-robot posts
+LOG_STATUSES = ("pending", "sending", "sent", "failed", "dropped")
+
+
+def delivery_log(scope_org_id: int | None, channel: str | None = None, status: str | None = None,
+                 kind: str | None = None):
+    """The select for the delivery log, newest first: one row per message and channel (Notification, with its
+    user), or with `channel` ROBOT one per group post (GroupPost). A coordinator of one organisation
+    (`scope_org_id`) sees its people's messages and its groups' posts only."""
+    if channel == ROBOT:
+        query = sa.select(GroupPost).join(Group, Group.id == GroupPost.group_id).options(
+            so.contains_eager(GroupPost.group))
+        if scope_org_id is not None:
+            query = query.where(Group.organisation_id == scope_org_id)
+        if status:
+            query = query.where(GroupPost.status == status)
+        if kind:
+            query = query.where(GroupPost.kind == kind)
+        return query.order_by(GroupPost.created_at.desc(), GroupPost.id.desc())
+    query = sa.select(Notification).join(User, User.id == Notification.user_id).options(
+        so.contains_eager(Notification.user))
+    if scope_org_id is not None:
+        query = query.where(User.organisation_id == scope_org_id)
+    if channel:
+        query = query.where(Notification.channel == channel)
+    if status:
+        query = query.where(Notification.status == status)
+    if kind:
+        query = query.where(Notification.kind == kind)
+    return query.order_by(Notification.created_at.desc(), Notification.id.desc())
+
+
+@dataclass
+class ChannelHealth:
+    """One channel over the last 24 hours: sent, failed (given up), waiting to retry; the latest success and the
+    latest error (the platform's code and text)."""
+
+    channel: str
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    last_sent_at: datetime | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+
+
+def channel_health(now: datetime, since: timedelta = MAIL_FAILURE_WINDOW) -> list[ChannelHealth]:
+    """Each channel's health (e-mail, WeCom, DingTalk, then group robots) since `since` before `now`, in three
+    queries whatever the traffic."""
+    start = now - since
+    health = {channel: ChannelHealth(channel) for channel in (*rules.CHANNELS, ROBOT)}
+    def counts(model):
+        return (
+            sa.func.count().filter(model.status == "sent", model.sent_at >= start),
+            sa.func.count().filter(model.status == "failed", model.claimed_at >= start),
+            sa.func.count().filter(model.status == "pending", model.error.is_not(None), model.claimed_at >= start),
+            sa.func.max(model.sent_at),
+        )
+
+    rows = [tuple(row) for row in db.session.execute(
+        sa.select(Notification.channel, *counts(Notification))
+        .where(sa.or_(Notification.sent_at >= start, Notification.claimed_at >= start))
+        .group_by(Notification.channel)
+    )]
+    rows.append((ROBOT, *db.session.execute(
+        sa.select(*counts(GroupPost)).where(sa.or_(GroupPost.sent_at >= start, GroupPost.claimed_at >= start))
+    ).one()))
+    for channel, sent, failed, retrying, last_sent in rows:
+        if channel in health:
+            found = health[channel]
+            found.sent, found.failed, found.retrying, found.last_sent_at = sent or 0, failed or 0, retrying or 0, \
+                last_sent
+    errors = db.session.execute(
+        sa.select(Notification.channel, sa.func.max(Notification.claimed_at))
+        .where(Notification.error.is_not(None), Notification.claimed_at >= start,
+               Notification.status.in_(("failed", "pending")))
+        .group_by(Notification.channel)
+    ).all()
+    for channel, at in errors:
+        latest = db.session.scalar(
+            sa.select(Notification.error).where(Notification.channel == channel, Notification.claimed_at == at,
+                                                Notification.error.is_not(None)).limit(1))
+        if channel in health:
+            health[channel].last_error_at, health[channel].last_error = at, latest
+    return list(health.values())

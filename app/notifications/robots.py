@@ -169,14 +169,14 @@ def render_post(post: GroupPost, now: datetime) -> tuple[str, str]:
             if post.key != f"{MEETING_POST}:{meeting.id}:{meeting.starts_at:%Y%m%dT%H%M}":
                 raise Skip("meeting moved")
             title = _("Reminder: %(group)s meets soon", group=group.name)
-            text = render_template("notifications/group_meeting.md", group=group, meeting=meeting,
+            text = render_template("notifications/group_meeting.txt", group=group, meeting=meeting,
                                    zone=local_zone().key, link=absolute_url("scheduling.my_meetings"))
         elif post.kind == ROUND_POST:
             feedback_round = db.session.get(FeedbackRound, post.round_id) if post.round_id else None
             if feedback_round is None or not feedback_round.is_open(now):
                 raise Skip("round closed")
             title = _("Feedback on %(group)s is open", group=group.name)
-            text = render_template("notifications/group_round.md", group=group, round=feedback_round,
+            text = render_template("notifications/group_round.txt", group=group, round=feedback_round,
                                    link=absolute_url("feedback.answer", round_id=feedback_round.id))
         else:
             raise Skip(f"unknown kind {post.kind}")

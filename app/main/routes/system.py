@@ -5,7 +5,9 @@ from flask_login import current_user
 
 from app.main import bp
 from app.main.queries import system_overview
+from app.notifications import dingtalk, wecom
 from app.notifications import rules as ops
+from app.notifications.queries import channel_health
 from app.permissions import roles_required
 from app.timeutil import utcnow
 
@@ -17,4 +19,6 @@ def system():
     if not current_user.is_programme_coordinator:
         abort(403)
     now = utcnow()
-    return render_template("main/system.html", overview=system_overview(now), run_died=ops.run_died)
+    configured = {"email": True, "wecom": wecom.configured(), "dingtalk": dingtalk.configured(), "robot": True}
+    return render_template("main/system.html", overview=system_overview(now), run_died=ops.run_died,
+                           channels=channel_health(now), configured=configured)
