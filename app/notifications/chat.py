@@ -46,10 +46,16 @@ class PlatformError(Exception):
 
 
 class Clock:
-    """Wall-clock time as naive UTC, and waiting; tests pass a clock whose sleep only moves its time on."""
+    """Wall-clock time as naive UTC, and waiting; tests pass a clock whose sleep only moves its time on.
+
+    `Clock(start)` runs from `start` (as `flask notify send-due --now` asks) at the wall clock's pace.
+    """
+
+    def __init__(self, start: datetime | None = None):
+        self.offset = start - utcnow() if start is not None else timedelta(0)
 
     def now(self) -> datetime:
-        return utcnow()
+        return utcnow() + self.offset
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:

@@ -71,7 +71,7 @@ def send_due(dry_run, now_text):
             db.session.commit()
             result = services.send_pending(now, commit=db.session.commit)
             with services.links_context():
-                posts = robots.send_due_posts(Clock(), commit=db.session.commit)
+                posts = robots.send_due_posts(Clock(now), commit=db.session.commit)
     except BaseException as exc:
         db.session.rollback()
         try:

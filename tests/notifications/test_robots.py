@@ -179,3 +179,16 @@ def test_a_leader_may_not_set_a_robot(client, auth, db, leader, group, fernet_ke
     db.session.commit()
     auth.login(leader)
     assert client.get(f"/groups/{group.id}/robot").status_code == 403
+
+
+def test_send_due_sends_chat_messages_and_group_posts_and_says_so(app, db, group, meeting, member, platforms,
+                                                                  fernet_key, outbox):
+    wecom_robot(db, platforms, group)
+    services.set_channels(None, member, "wx-member", None, ["wecom"])
+    db.session.commit()
+    at = (meeting.starts_at - HOUR).strftime("%Y-%m-%dT%H:%M+00:00")
+    result = app.test_cli_runner().invoke(args=["notify", "send-due", "--now", at])
+    assert result.exit_code == 0, result.output
+    assert "Group posts: sent 1." in result.output
+    assert len(platforms.messages("/cgi-bin/message/send")) == 1 and len(platforms.messages(WECOM_ROBOT)) == 1
+    assert member.email not in [m.to[0] for m in outbox]
