@@ -337,6 +337,34 @@ def check_mail_failures(ctx: Context) -> list[CheckResult]:
     return [CheckResult(OK, "Mail delivery", "no failures in the last 24 hours")]
 
 
+def check_chat_channels(ctx: Context) -> list[CheckResult]:
+    """The chat channels that are on have their credentials; CHANNEL_SECRET_KEY, when set, is a Fernet key."""
+    from app.notifications import dingtalk, rules, wecom
+
+    config = ctx.app.config
+    enabled = rules.parse_channels(config.get("NOTIFY_CHANNELS"))
+    results = []
+    if rules.WECOM in enabled and not wecom.configured():
+        results.append(CheckResult(FAIL, "Chat channels", "NOTIFY_CHANNELS has wecom, but WeCom is not configured",
+                                   "set WECOM_CORP_ID, WECOM_AGENT_ID and WECOM_SECRET"))
+    if rules.DINGTALK in enabled and not dingtalk.configured():
+        results.append(CheckResult(FAIL, "Chat channels", "NOTIFY_CHANNELS has dingtalk, but DingTalk is not "
+                                   "configured", "set DINGTALK_APP_KEY, DINGTALK_APP_SECRET and DINGTALK_AGENT_ID"))
+    key = config.get("CHANNEL_SECRET_KEY")
+    if key:
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            results.append(CheckResult(FAIL, "Chat channels", "CHANNEL_SECRET_KEY is not a Fernet key",
+                                       "make one with Fernet.generate_key() (see README)"))
+    if not results:
+        on = ", ".join(c for c in rules.CHANNELS if c == rules.EMAIL or c in enabled)
+        results.append(CheckResult(OK, "Chat channels", f"on: {on}; test one with `flask notify test`"))
+    return results
+
+
 def _utc(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
@@ -363,6 +391,7 @@ SETTINGS_CHECKS: tuple[tuple[str, Check], ...] = (
     ("Rate limits", check_rate_limit_storage),
     ("APP_TIMEZONE", check_timezone),
     ("Translations", check_translations),
+    ("Chat channels", check_chat_channels),
 )
 DATA_CHECKS: tuple[tuple[str, Check], ...] = (
     ("Questionnaire", check_questionnaire),

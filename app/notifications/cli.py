@@ -126,7 +126,7 @@ def send_test(channel, email):
             answer = services.send_test_message(user, channel, utcnow())
             db.session.commit()  # the access token, shared with the other hosts
     except services.Drop as drop:
-        raise click.UsageError(drop.reason) from None
+        raise click.UsageError(f"{user.email}: {drop.reason}") from None
     except PlatformError as error:
         db.session.commit()
         click.echo(f"{channel}: refused: errcode {error.code}: {error.message}", err=True)

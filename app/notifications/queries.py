@@ -197,4 +197,11 @@ def channel_health(now: datetime, since: timedelta = MAIL_FAILURE_WINDOW) -> lis
                                                 Notification.error.is_not(None)).limit(1))
         if channel in health:
             health[channel].last_error_at, health[channel].last_error = at, latest
+    robot_error = db.session.execute(
+        sa.select(GroupPost.claimed_at, GroupPost.error)
+        .where(GroupPost.error.is_not(None), GroupPost.claimed_at >= start, GroupPost.status.in_(("failed", "pending")))
+        .order_by(GroupPost.claimed_at.desc(), GroupPost.id.desc()).limit(1)
+    ).first()
+    if robot_error is not None:
+        health[ROBOT].last_error_at, health[ROBOT].last_error = robot_error
     return list(health.values())

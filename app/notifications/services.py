@@ -345,21 +345,29 @@ def deliver(notification: Notification, message: Rendered, now: datetime) -> Non
         return
     title, body = render_in_language(user, message.subject, message.template,
                                      **{**message.context, "channel": notification.channel})
-    if notification.channel == rules.WECOM:
+    send_chat(user, notification.channel, title, body, now)
+
+
+def send_chat(user: User, channel: str, title: str, body: str, now: datetime) -> dict:
+    """Send one rendered message to `user` on a chat channel; the platform's answer.
+
+    Raises Drop when the person has no id on that platform, PlatformError when the platform is not configured
+    (not retryable) or refuses.
+    """
+    if channel == rules.WECOM:
         if not user.wecom_userid:
             raise Drop("no WeCom user id")
         if not wecom.configured():
             raise PlatformError("not-configured", "WeCom is not configured (WECOM_CORP_ID, ...)", retryable=False)
-        wecom.send_app_message(user.wecom_userid, chat_markdown(title, body), now)
-    elif notification.channel == rules.DINGTALK:
+        return wecom.send_app_message(user.wecom_userid, chat_markdown(title, body), now)
+    if channel == rules.DINGTALK:
         if not user.dingtalk_userid:
             raise Drop("no DingTalk user id")
         if not dingtalk.configured():
             raise PlatformError("not-configured", "DingTalk is not configured (DINGTALK_APP_KEY, ...)",
                                 retryable=False)
-        dingtalk.send_work_notification(user.dingtalk_userid, title, chat_markdown(title, body), now)
-    else:
-        raise Drop(f"unknown channel {notification.channel}")
+        return dingtalk.send_work_notification(user.dingtalk_userid, title, chat_markdown(title, body), now)
+    raise Drop(f"unknown channel {channel}")
 
 
 def send_test_message(user: User, channel: str, now: datetime) -> dict:
@@ -376,15 +384,7 @@ def send_test_message(user: User, channel: str, now: datetime) -> dict:
         return {"status": "sent"}
     title, body = render_in_language(user, message.subject, message.template, **{**message.context,
                                                                                    "channel": channel})
-    if channel == rules.WECOM:
-        if not user.wecom_userid:
-            raise Drop(f"{user.email} has no WeCom user id")
-        return wecom.send_app_message(user.wecom_userid, chat_markdown(title, body), now)
-    if channel == rules.DINGTALK:
-        if not user.dingtalk_userid:
-            raise Drop(f"{user.email} has no DingTalk user id")
-        return dingtalk.send_work_notification(user.dingtalk_userid, title, chat_markdown(title, body), now)
-    raise ValueError(f"unknown channel {channel!r}")
+    return send_chat(user, channel, title, body, now)
 
 
 def chat_markdown(title: str, body: str) -> str:

@@ -338,3 +338,18 @@ def test_notify_test_prints_the_refusal_and_fails(app, db, member, platforms, mo
     assert result.exit_code == 1 and "errcode 40089" in result.output
     missing = app.test_cli_runner().invoke(args=["notify", "test", "--channel", "wecom", "--to", member.email])
     assert missing.exit_code == 2 and "no WeCom user id" in missing.output
+
+
+def test_flask_check_names_a_chat_channel_that_is_on_without_its_credentials(app, db, monkeypatch):
+    from app.checks import Context, check_chat_channels
+    from app.timeutil import utcnow
+
+    context = Context(app=app, now=utcnow(), timeout=3, production=True)
+    monkeypatch.setitem(app.config, "NOTIFY_CHANNELS", "email,dingtalk")
+    monkeypatch.setitem(app.config, "CHANNEL_SECRET_KEY", "not-a-key")
+    found = check_chat_channels(context)
+    assert [r.status for r in found] == ["FAIL", "FAIL"]
+    assert "DINGTALK_APP_KEY" in found[0].fix and "Fernet" in found[1].message
+    monkeypatch.setitem(app.config, "NOTIFY_CHANNELS", "email")
+    monkeypatch.setitem(app.config, "CHANNEL_SECRET_KEY", None)
+    assert [r.status for r in check_chat_channels(context)] == ["OK"]
