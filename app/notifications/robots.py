@@ -141,6 +141,24 @@ def queue_meeting_post(meeting: Meeting, due_at: datetime) -> GroupPost | None:
                       due_at, meeting_id=meeting.id)
 
 
+def queue_meeting_posts(meetings: list[Meeting], lead_time) -> int:
+    """Queue the reminder of each meeting whose group has a robot, due `lead_time` before it; returns how many
+    were new. Two queries whatever the number of meetings, then one insert per new post."""
+    if not meetings:
+        return 0
+    with_robot = set(db.session.scalars(sa.select(GroupRobot.group_id).where(
+        GroupRobot.group_id.in_({m.group_id for m in meetings}))))
+    wanted = {f"{MEETING_POST}:{m.id}:{m.starts_at:%Y%m%dT%H%M}": m for m in meetings if m.group_id in with_robot}
+    if not wanted:
+        return 0
+    queued = set(db.session.scalars(sa.select(GroupPost.key).where(GroupPost.key.in_(list(wanted)))))
+    new = 0
+    for key, meeting in wanted.items():
+        if key not in queued and queue_meeting_post(meeting, meeting.starts_at - lead_time) is not None:
+            new += 1
+    return new
+
+
 def queue_round_post(feedback_round, now: datetime) -> GroupPost | None:
     """"A feedback round is open — please answer" to the round's group chat."""
     return queue_post(ROUND_POST, feedback_round.group_id, f"{ROUND_POST}:{feedback_round.id}", now,

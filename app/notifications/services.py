@@ -244,8 +244,7 @@ def queue_due_reminders(now: datetime, dry_run: bool = False) -> list[PlannedRem
     if not dry_run:
         from app.notifications import robots
 
-        for meeting in meetings:
-            robots.queue_meeting_post(meeting, meeting.starts_at - lead_time)
+        robots.queue_meeting_posts(list(meetings), lead_time)
     keys = [p.key for p in planned]
     existing = set(db.session.scalars(sa.select(Notification.key).where(Notification.key.in_(keys)))) if keys else set()
     queued = []
