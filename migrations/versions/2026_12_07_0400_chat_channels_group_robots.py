@@ -2,8 +2,8 @@
 WeCom and DingTalk ids and chosen channels, the shared platform-token cache, group robots and their posts
 
 Revision ID: b34d73067d32
-Revises: d4a7e1c93b20
-Create Date: 2026-12-07 03:00:00.000000
+Revises: 5b1e0c7f3a16
+Create Date: 2026-12-07 04:00:00.000000
 
 Existing notifications become e-mail ones (server default), so their keys stay unique as before.
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b34d73067d32'
-down_revision = 'd4a7e1c93b20'
+down_revision = '5b1e0c7f3a16'
 branch_labels = None
 depends_on = None
 
