@@ -145,23 +145,21 @@ def coordinator_highlights(scope: int | None, now: datetime) -> Highlights:
     has_lead = sa.exists().where(MeetingLeader.meeting_id == Meeting.id, MeetingLeader.role == eligibility.LEAD)
     result.without_lead = list(db.session.scalars(_soon(scope, now).where(~has_lead).limit(HIGHLIGHT_LIMIT)))
     soon = _soon(scope, now).where(has_lead).subquery("soon")
+    bookings: dict[int, Booking] = {}
     leaders: dict[int, list[tuple[int, str]]] = {}
-    for meeting_id, user_id, role in db.session.execute(
-        sa.select(MeetingLeader.meeting_id, MeetingLeader.user_id, MeetingLeader.role)
-        .join(soon, soon.c.id == MeetingLeader.meeting_id)
-        .order_by(MeetingLeader.meeting_id, MeetingLeader.id)
+    for mid, gid, status, starts, ends, user_id, role in db.session.execute(
+        sa.select(soon.c.id, soon.c.group_id, soon.c.status, soon.c.starts_at, soon.c.ends_at,
+                  MeetingLeader.user_id, MeetingLeader.role)
+        .join(MeetingLeader, MeetingLeader.meeting_id == soon.c.id)
+        .order_by(soon.c.starts_at, soon.c.id, MeetingLeader.id)
     ):
-        leaders.setdefault(meeting_id, []).append((user_id, role))
-    bookings = [
-        Booking(mid, gid, status, starts, ends, tuple(leaders.get(mid, ())))
-        for mid, gid, status, starts, ends in db.session.execute(
-            sa.select(soon.c.id, soon.c.group_id, soon.c.status, soon.c.starts_at, soon.c.ends_at)
-            .order_by(soon.c.starts_at, soon.c.id)
-        )
-    ]
-    found = judge(bookings, sa.select(soon.c.id))
+        bookings.setdefault(mid, Booking(mid, gid, status, starts, ends, ()))
+        leaders.setdefault(mid, []).append((user_id, role))
+    ordered = [Booking(b.id, b.group_id, b.status, b.starts_at, b.ends_at, tuple(leaders[b.id]))
+               for b in bookings.values()]
+    found = judge(ordered)
     flagged: dict[int, list[rules.Problem]] = {}
-    for booking in bookings:
+    for booking in ordered:
         problems = [p for p in found[booking.id] if p.code != rules.NO_LEAD]
         if problems:
             flagged[booking.id] = problems
