@@ -194,6 +194,10 @@ def test_the_round_aggregates_migration_stores_the_sums_of_every_closed_round(em
         assert rows[(1, "questionnaire", "unknown", "responses")][0] == 1
         n, total, partial = rows[(1, "*", "*", "summed/A")]
         assert (n, partial) == (4, 1) and total == pytest.approx(1.5 + 3.5 + 5 + 2)
+        # The questions' sums (for Cronbach's alpha), whole round and per source × profession.
+        assert rows[(1, "*", "*", "item:a1")] == (4, 1 + 3 + 5 + 2, 0)
+        assert rows[(1, "*", "*", "item:a2")] == (3, 2 + 4 + 5, 0)
+        assert rows[(1, "questionnaire", "nurse", "item:a2")] == (2, 6, 0)
         verify = _flask(empty_database_url, "feedback", "verify-scores")
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert "Checked the stored sums of 2 closed rounds" in verify.stdout

@@ -15,6 +15,7 @@ from app.permissions import get_group_or_403
 from app.trends import group_queries, programme_queries
 
 EMPTY = {"mean": None, "sd": None, "ci_low": None, "ci_high": None}
+NO_ALPHA = {"alpha": None, "alpha_low": None, "alpha_high": None, "alpha_flagged": None}
 
 
 class PointSchema(Schema):
@@ -25,6 +26,40 @@ class PointSchema(Schema):
     sd = fields.Float(allow_none=True)
     ci_low = fields.Float(allow_none=True)
     ci_high = fields.Float(allow_none=True)
+
+
+class GroupPointSchema(PointSchema):
+    """One subscale of one round of a group, with its reliability (null when hidden or not computable)."""
+
+    alpha = fields.Float(allow_none=True, metadata={
+        "description": "Cronbach's alpha of the subscale in this round; null when the round or a question of the "
+                       "subscale is hidden, or alpha is undefined (one question, no variation)"})
+    alpha_low = fields.Float(allow_none=True, metadata={"description": "95% CI of alpha, Feldt's method"})
+    alpha_high = fields.Float(allow_none=True)
+    alpha_flagged = fields.Boolean(allow_none=True, metadata={"description": "alpha below 0.7"})
+
+
+class PooledAlphaSchema(Schema):
+    """Cronbach's alpha of a subscale over the responses of every round whose own alpha is shown."""
+
+    subscale = fields.String()
+    rounds = fields.List(fields.Integer(), metadata={"description": "The numbers of the rounds pooled"})
+    n = fields.Integer()
+    alpha = fields.Float(allow_none=True)
+    alpha_low = fields.Float(allow_none=True)
+    alpha_high = fields.Float(allow_none=True)
+    alpha_flagged = fields.Boolean(allow_none=True)
+
+
+class GroupTrendRoundSchema(Schema):
+    number = fields.Integer()
+    n = fields.Integer(allow_none=True, metadata={"description": "Responses so far (participation)"})
+    reason = fields.String(allow_none=True, metadata={
+        "description": "Why the round's numbers are null: open (results only once closed), below_k, complement"})
+    eligible = fields.Integer(allow_none=True)
+    participation = fields.Float(allow_none=True)
+    suppressed = fields.Boolean()
+    subscales = fields.Dict(keys=fields.String(), values=fields.Nested(GroupPointSchema))
 
 
 class TrendRoundSchema(Schema):
@@ -41,7 +76,9 @@ class TrendRoundSchema(Schema):
 class GroupTrendSchema(Schema):
     group_id = fields.Integer()
     min_n = fields.Integer()
-    rounds = fields.List(fields.Nested(TrendRoundSchema))
+    rounds = fields.List(fields.Nested(GroupTrendRoundSchema))
+    reliability = fields.List(fields.Nested(PooledAlphaSchema), metadata={
+        "description": "Per subscale, Cronbach's alpha pooled over the rounds whose own alpha is shown"})
 
 
 class GroupCellSchema(Schema):
@@ -78,13 +115,17 @@ def group_trend_data(group, k: int) -> dict:
         codes_of[series.instrument_code].append(series.code)
     rounds = []
     for r in trend.rounds:
-        subscales = {code: {"n": None, **EMPTY} for code in codes_of.get(r.instrument_code, [])}
+        subscales = {code: {"n": None, **EMPTY, **NO_ALPHA} for code in codes_of.get(r.instrument_code, [])}
         if not r.suppressed:
-            subscales.update({s.code: _point(s) for s in r.subscales})
+            subscales.update({s.code: {**_point(s), **(NO_ALPHA if s.hidden else group_queries.alpha_json(s))}
+                              for s in r.subscales})
         rounds.append({"number": r.number, "n": r.responses, "eligible": r.eligible,
                        "participation": r.participation, "suppressed": r.suppressed, "reason": r.reason,
                        "subscales": subscales})
-    return {"group_id": group.id, "min_n": k, "rounds": rounds}
+    reliability = [{"subscale": a.key.partition("/")[2], "rounds": list(a.rounds), "n": a.alpha.n,
+                    "alpha": a.alpha.alpha, "alpha_low": a.alpha.low, "alpha_high": a.alpha.high,
+                    "alpha_flagged": a.alpha.flagged if a.alpha.computable else None} for a in trend.reliability]
+    return {"group_id": group.id, "min_n": k, "rounds": rounds, "reliability": reliability}
 
 
 def programme_trend_data(scope: int | None, k: int) -> dict:

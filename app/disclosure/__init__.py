@@ -12,11 +12,13 @@ from app.disclosure.release import (
     Release,
     Stat,
     Text,
+    alpha_of,
     anonymised_rows,
     anonymised_texts,
     combine,
     item_measure,
     observe,
+    pooled_alpha,
     published_rounds,
     subscale_measure,
     whole_round_cells,
@@ -34,6 +36,6 @@ from app.disclosure.rules import (
 
 __all__ = [
     "BELOW_K", "COMPLEMENT", "FEW_SCORES", "OPEN", "PARTIAL", "PROFESSION", "REASONS", "RESPONSES", "SOURCE",
-    "Distribution", "Part", "Published", "Release", "Stat", "Text", "anonymised_rows", "anonymised_texts", "combine",
-    "item_measure", "observe", "published_rounds", "subscale_measure", "whole_round_cells",
+    "Distribution", "Part", "Published", "Release", "Stat", "Text", "alpha_of", "anonymised_rows", "anonymised_texts",
+    "combine", "item_measure", "observe", "pooled_alpha", "published_rounds", "subscale_measure", "whole_round_cells",
 ]

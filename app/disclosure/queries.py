@@ -26,10 +26,13 @@ UNKNOWN = "unknown"
 
 #: The measure of the stored round aggregates that counts responses (subscale keys always hold a "/").
 RESPONSES = "responses"
+#: The stored measures of single questions are "item:<item code>" (item codes hold neither "/" nor ":").
+ITEM = "item:"
 
 Atom = tuple[int, str, str]  # (round id, source, profession)
 Counts = dict[Atom, int]
 SubscaleSums = dict[tuple[Atom, str], tuple[int, float, float, int]]
+ItemSums = dict[tuple[Atom, str], tuple[int, float, float]]
 
 
 def _atom_columns(source, profession, split: bool) -> list:
@@ -96,9 +99,11 @@ def subscale_sums(round_ids: Sequence[int], split: bool) -> dict[tuple[Atom, str
 def aggregate_rows(round_ids: Sequence[int]) -> list[dict]:
     """The rows of round_aggregates for these rounds, computed live: whole-round and split atoms alike.
 
-    Four statements (counts and subscale sums, unsplit and split) whatever the number of rounds, by the very
-    functions the live readers use, so stored and live sums are the same numbers. Every round gets its
-    whole-round "responses" row, with n = 0 when nobody answered (the mark that its sums are stored).
+    Six statements (counts, subscale sums and question sums, unsplit and split) whatever the number of rounds, by
+    the very functions the live readers use, so stored and live sums are the same numbers. Every round gets its
+    whole-round "responses" row, with n = 0 when nobody answered (the mark that its sums are stored). A question's
+    row (measure "item:<code>") holds the n, sum and sum of squares of its answers as given: a subscale's alpha is
+    made of them, so a page showing it need not read the answers of a closed round again.
     """
     round_ids = sorted(set(round_ids))
     if not round_ids:
@@ -114,29 +119,40 @@ def aggregate_rows(round_ids: Sequence[int]) -> list[dict]:
             rows[(rid, source, profession, key)] = {
                 "round_id": rid, "source": source, "profession": profession, "measure": key, "n": n,
                 "total": total, "total_sq": total_sq, "partial": partial}
+        for ((rid, source, profession), code), (n, total, total_sq) in item_sums(round_ids, None, split).items():
+            rows[(rid, source, profession, ITEM + code)] = {
+                "round_id": rid, "source": source, "profession": profession, "measure": ITEM + code, "n": n,
+                "total": total, "total_sq": total_sq, "partial": 0}
     return [rows[key] for key in sorted(rows)]
 
 
-def stored_sums(round_ids: Sequence[int], split: bool, subscales: bool = True
-                ) -> tuple[set[int], Counts, SubscaleSums]:
-    """The sums stored for those of the rounds that were aggregated: (their ids, responses per atom, subscale sums).
+def stored_sums(round_ids: Sequence[int], split: bool, subscales: bool = True, items: bool = False
+                ) -> tuple[set[int], Counts, SubscaleSums, ItemSums]:
+    """The sums stored for those of the rounds that were aggregated: (their ids, responses per atom, subscale sums,
+    question sums — the last only with `items`, by item code).
 
-    One statement. Atoms as `response_counts` and `subscale_sums` give them: whole rounds, or (split) each
-    source × profession; a round nobody answered is aggregated with no atom.
+    One statement. Atoms as `response_counts`, `subscale_sums` and `item_sums` give them: whole rounds, or (split)
+    each source × profession; a round nobody answered is aggregated with no atom.
     """
     if not round_ids:
-        return set(), {}, {}
+        return set(), {}, {}, {}
     a = RoundAggregate.__table__.c
     whole = a.source == ANY
     query = sa.select(a.round_id, a.source, a.profession, a.measure, a.n, a.total, a.total_sq, a.partial).where(
         a.round_id.in_(list(round_ids)),
         sa.and_(whole, a.measure == RESPONSES) | (~whole if split else whole),
     )
-    if not subscales:
-        query = query.where(a.measure == RESPONSES)
+    is_item = a.measure.startswith(ITEM, autoescape=True)
+    wanted = [a.measure == RESPONSES]
+    if subscales:
+        wanted.append(sa.and_(a.measure != RESPONSES, ~is_item))
+    if items:
+        wanted.append(is_item)
+    query = query.where(sa.or_(*wanted))
     found: set[int] = set()
     counts: Counts = {}
     sums: SubscaleSums = {}
+    questions: ItemSums = {}
     for rid, source, profession, measure, n, total, total_sq, partial in db.session.execute(query):
         if source == ANY and measure == RESPONSES:
             found.add(rid)
@@ -146,9 +162,11 @@ def stored_sums(round_ids: Sequence[int], split: bool, subscales: bool = True
         if measure == RESPONSES:
             if n:
                 counts[atom] = int(n)
+        elif measure.startswith(ITEM):
+            questions[(atom, measure[len(ITEM):])] = (int(n), float(total), float(total_sq))
         else:
             sums[(atom, measure)] = (int(n), float(total), float(total_sq), int(partial))
-    return found, counts, sums
+    return found, counts, sums, questions
 
 
 def round_sums(round_ids: Sequence[int], split: bool, closed_ids: Iterable[int], subscales: bool = True
@@ -159,15 +177,28 @@ def round_sums(round_ids: Sequence[int], split: bool, closed_ids: Iterable[int],
     At most three statements whatever the number of rounds. A closed round not yet aggregated (closed a moment
     ago by its deadline, or its sums invalidated) is read live, so a number never disappears nor differs.
     """
+    counts, sums, _items = round_sums_with_items(round_ids, split, closed_ids, subscales)
+    return counts, sums
+
+
+def round_sums_with_items(round_ids: Sequence[int], split: bool, closed_ids: Iterable[int], subscales: bool = True,
+                          items: bool = False) -> tuple[Counts, SubscaleSums, ItemSums]:
+    """`round_sums`, and with `items` the question sums of every question too (stored or live like the rest).
+
+    At most four statements whatever the number of rounds.
+    """
     closed_ids = set(closed_ids)
     closed = [rid for rid in round_ids if rid in closed_ids]
-    found, counts, sums = stored_sums(closed, split, subscales) if closed else (set(), {}, {})
+    found, counts, sums, questions = (stored_sums(closed, split, subscales, items) if closed
+                                      else (set(), {}, {}, {}))
     rest = [rid for rid in round_ids if rid not in found]
     if rest:
         counts.update(response_counts(rest, split))
         if subscales:
             sums.update(subscale_sums(rest, split))
-    return counts, sums
+        if items:
+            questions.update(item_sums(rest, None, split))
+    return counts, sums, questions
 
 
 def item_sums(round_ids: Sequence[int], codes: Iterable[str] | None, split: bool

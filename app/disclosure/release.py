@@ -18,7 +18,7 @@ from datetime import datetime
 
 from app.disclosure import queries, rules
 from app.feedback import scoring as feedback_rules
-from app.feedback.stats import summary
+from app.feedback.stats import Reliability, reliability, summary
 
 RESPONSES = "responses"
 
@@ -135,8 +135,8 @@ class Release:
                             for iid, i in self.instruments.items()}
         # Closed rounds read the sums stored when they closed (app.disclosure.services), the others live.
         stored = [r.id for r in rounds if r.status == "closed"]
-        self._counts, self._subscales = queries.round_sums(ids, split, stored, subscales=subscales or items)
-        self._items = queries.item_sums(ids, None, split) if items else {}
+        self._counts, self._subscales, self._items = queries.round_sums_with_items(
+            ids, split, stored, subscales=subscales or items, items=items)
         options = list(options or ())
         self._options = queries.option_counts(ids, options, split) if options else {}
         self._atoms: dict[int, list[queries.Atom]] = defaultdict(list)
@@ -335,6 +335,34 @@ def whole_round_cells(rounds: Sequence, *, k: int, now: datetime) -> dict[int, d
         out[round_id][key] = (_shown(measure, parts, (n, total, total_sq)) if decision.shown
                               else Stat(measure, parts, reason=decision.reason))
     return dict(out)
+def alpha_of(score: Stat, items: Sequence[Stat]) -> tuple[Reliability | None, str | None]:
+    """Cronbach's alpha of a subscale from its published cell and its questions' published cells (same parts).
+
+    Alpha is a function of the questions' spreads and the score's spread, so it publishes nothing those cells do
+    not: it is given only when the score and every question of the subscale are shown (a question is shown beside
+    its subscale only when nobody answered part of it, rule 6, so all come from the same responses). Returns
+    (reliability, None), or (None, the reason of the first hidden cell).
+    """
+    for cell in (score, *items):
+        if cell.hidden:
+            return None, cell.reason
+    return reliability(len(items), [cell.sums for cell in items], score.sums), None
+
+
+def pooled_alpha(cells: Iterable[tuple[Stat, Sequence[Stat]]]) -> Reliability | None:
+    """Alpha of the responses of several rounds together, from the rounds whose alpha is published on its own.
+
+    `cells` holds each round's (score cell, question cells), the questions in one order. Only rounds whose every
+    cell is shown enter (`combine` adds published cells only), so a pool never rests on a hidden round. None when
+    no round enters.
+    """
+    kept = [(score, items) for score, items in cells if score.shown and all(i.shown for i in items)]
+    if not kept:
+        return None
+    width = len(kept[0][1])
+    score = combine(s for s, _items in kept)
+    items = [combine(its[i] for _s, its in kept) for i in range(width)]
+    return reliability(width, [cell.sums for cell in items], score.sums)
 
 
 def published_rounds(rounds: Sequence, *, k: int, now: datetime) -> list:

@@ -25,7 +25,7 @@ BATCH = 500  # rounds aggregated per round trip
 def store_round_aggregates(round_ids: Iterable[int]) -> int:
     """Compute the rounds' sums and store them, replacing any stored; returns how many rows were written.
 
-    Only closed rounds are stored (an open one still changes): other ids are ignored. Seven statements per
+    Only closed rounds are stored (an open one still changes): other ids are ignored. Nine statements per
     `BATCH` rounds.
     """
     ids = sorted(set(round_ids))

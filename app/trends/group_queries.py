@@ -19,6 +19,7 @@ from app.disclosure.queries import subscale_key
 from app.extensions import db
 from app.feedback import scoring
 from app.feedback.models import FeedbackRound, RoundMeeting
+from app.feedback.stats import Reliability
 from app.meetings import queries as meeting_queries
 from app.meetings.models import Attendance, Theme, meeting_themes
 from app.programme.models import Group
@@ -45,10 +46,23 @@ class SubscalePoint:
     ci_low: float | None = None
     ci_high: float | None = None
     reason: str | None = None
+    # Cronbach's alpha of the subscale in this round (None when hidden with the point, or `alpha_reason`).
+    alpha: Reliability | None = None
+    alpha_reason: str | None = None  # an app.disclosure reason when a question of the subscale is hidden
 
     @property
     def hidden(self) -> bool:
         return self.reason is not None
+
+
+@dataclass(frozen=True)
+class PooledAlpha:
+    """Cronbach's alpha of a subscale over the responses of every round of the period whose own alpha is shown."""
+
+    key: str
+    title: str
+    rounds: tuple[int, ...]  # the numbers of the rounds pooled
+    alpha: Reliability
 
 
 @dataclass(frozen=True)
@@ -172,6 +186,7 @@ class GroupTrend:
     items_included: bool = False
     total_rounds: int = 0  # every round of the group; `rounds` holds the period shown
     pairs: list = field(default_factory=list)  # paired_queries.RoundPair of consecutive rounds asking for codes
+    reliability: list[PooledAlpha] = field(default_factory=list)
 
     @property
     def limited(self) -> bool:
@@ -259,8 +274,29 @@ def _themes(group: Group, locale: str) -> list[QuarterThemes]:
 
 # --- putting it together ---------------------------------------------------------------------
 
-def _point(key: str, code: str, title: str, stat: disclosure.Stat) -> SubscalePoint:
-    return SubscalePoint(key, code, title, stat.n, stat.mean, stat.sd, stat.ci_low, stat.ci_high, stat.reason)
+def _point(key: str, code: str, title: str, stat: disclosure.Stat, item_stats: list[disclosure.Stat]
+           ) -> SubscalePoint:
+    alpha, alpha_reason = (None, None) if stat.hidden else disclosure.alpha_of(stat, item_stats)
+    return SubscalePoint(key, code, title, stat.n, stat.mean, stat.sd, stat.ci_low, stat.ci_high, stat.reason,
+                         alpha, alpha_reason)
+
+
+def _pooled(series: list[Series], cells: dict[str, list[tuple[int, tuple[str, ...], disclosure.Stat,
+                                                                  list[disclosure.Stat]]]]) -> list[PooledAlpha]:
+    """Per subscale, alpha over the rounds of the period asking the latest version's questions, where shown."""
+    out = []
+    for line in series:
+        found = cells.get(line.key, [])
+        if not found:
+            continue
+        codes = found[-1][1]
+        kept = [(number, score, items) for number, its, score, items in found
+                if its == codes and score.shown and all(i.shown for i in items)]
+        if not kept:
+            continue
+        alpha = disclosure.pooled_alpha((score, items) for _n, score, items in kept)
+        out.append(PooledAlpha(line.key, line.title, tuple(n for n, _s, _i in kept), alpha))
+    return out
 
 
 def _changes(rounds: list[RoundTrend], series: list[Series]) -> list[Change]:
@@ -307,7 +343,8 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
         fallback = instrument_for_group(group)
     instrument_of = {r.id: r.instrument or fallback for r in found}
     dimension, category = (None, None) if sources == "all" else (disclosure.SOURCE, sources)
-    release = disclosure.Release(found, k=k, now=now, split=dimension is not None, items=items)
+    # Question sums are read always: a subscale's alpha is made of its questions' spreads.
+    release = disclosure.Release(found, k=k, now=now, split=dimension is not None, items=True)
     instruments = {i.id: i for i in instrument_of.values() if i is not None}
     instruments.update(release.instruments)
     definitions = {i: scoring.definition_from_dict(ins.definition) for i, ins in instruments.items()}
@@ -318,6 +355,7 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
 
     rounds: list[RoundTrend] = []
     series: dict[str, Series] = {}
+    alpha_cells: dict[str, list] = defaultdict(list)
     previous = None
     for r in found:
         instrument = instrument_of[r.id]
@@ -346,7 +384,11 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
                 if trend.suppressed:
                     continue
                 stat = release.stat(r.id, disclosure.subscale_measure(key), dimension, category)
-                trend.subscales.append(_point(key, sub.code, title, stat))
+                item_stats = [] if stat.hidden else [
+                    release.stat(r.id, disclosure.item_measure(code), dimension, category) for code in sub.items]
+                trend.subscales.append(_point(key, sub.code, title, stat, item_stats))
+                if stat.shown:
+                    alpha_cells[key].append((r.number, tuple(sub.items), stat, item_stats))
             if items and not trend.suppressed:
                 for item in definition.rated_items:
                     stat = release.stat(r.id, disclosure.item_measure(item.code), dimension, category)
@@ -376,7 +418,16 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
         pairs=paired_queries.group_pairs(
             found, {r.id: definitions[instrument_of[r.id].id] for r in found if instrument_of[r.id] is not None},
             k=k, now=now, locale=locale),
+        reliability=_pooled(series_list, alpha_cells),
     )
+
+
+def alpha_json(point: SubscalePoint) -> dict:
+    """A shown point's alpha as JSON: alpha, its Feldt 95% CI and whether it is below 0.7 (all null without one)."""
+    a = point.alpha
+    if a is None or a.alpha is None:
+        return {"alpha": None, "alpha_low": None, "alpha_high": None, "alpha_flagged": None}
+    return {"alpha": a.alpha, "alpha_low": a.low, "alpha_high": a.high, "alpha_flagged": a.flagged}
 
 
 def chart_data(trend: GroupTrend) -> dict:
@@ -385,7 +436,7 @@ def chart_data(trend: GroupTrend) -> dict:
     def point(p: SubscalePoint | None) -> dict | None:
         if p is None or p.hidden:
             return None
-        return {"n": p.n, "mean": p.mean, "sd": p.sd, "ci_low": p.ci_low, "ci_high": p.ci_high}
+        return {"n": p.n, "mean": p.mean, "sd": p.sd, "ci_low": p.ci_low, "ci_high": p.ci_high, **alpha_json(p)}
 
     data = {
         "k": trend.k,
@@ -410,6 +461,11 @@ def chart_data(trend: GroupTrend) -> dict:
             {"key": c.key, "first": c.first_number, "latest": c.latest_number, "difference": c.difference,
              "g": c.g, "g_low": c.g_low, "g_high": c.g_high, "g_reason": c.g_reason}
             for c in trend.changes
+        ],
+        "reliability": [
+            {"key": a.key, "rounds": list(a.rounds), "n": a.alpha.n, "alpha": a.alpha.alpha, "alpha_low": a.alpha.low,
+             "alpha_high": a.alpha.high, "alpha_flagged": a.alpha.flagged if a.alpha.computable else None}
+            for a in trend.reliability
         ],
         "meetings": [
             {"date": local_date(m.started_at).isoformat(), "present": m.present, "expected": m.expected,

@@ -63,7 +63,8 @@ def test_a_round_below_the_threshold_shows_no_numbers(client, few, leader, beare
     [first] = response.get_json()["rounds"]
     assert first["suppressed"] is True and first["n"] == 1 and first["reason"] == "below_k"
     assert first["subscales"]["wellbeing"] == {"n": None, "mean": None, "sd": None, "ci_low": None,
-                                               "ci_high": None}
+                                               "ci_high": None, "alpha": None, "alpha_low": None,
+                                               "alpha_high": None, "alpha_flagged": None}
 
 
 @pytest.mark.parametrize("persona", ["member", "outsider"])

@@ -97,7 +97,8 @@ def test_a_subscale_only_one_response_scored_is_hidden_on_the_results_page_expor
     assert "1.33" not in client.get(f"/groups/{group.id}/trends").get_data(as_text=True)
     body = client.get(f"/api/v1/groups/{group.id}/trends", headers=bearer_headers(leader)).get_json()
     assert body["rounds"][0]["subscales"]["A"] == {"n": None, "mean": None, "sd": None, "ci_low": None,
-                                                   "ci_high": None}
+                                                   "ci_high": None, "alpha": None, "alpha_low": None,
+                                                   "alpha_high": None, "alpha_flagged": None}
     assert body["rounds"][0]["subscales"]["B"]["n"] == 3  # the subscale all three scored still shows
     auth.logout()
 
