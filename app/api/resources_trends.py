@@ -51,6 +51,21 @@ class PooledAlphaSchema(Schema):
     alpha_flagged = fields.Boolean(allow_none=True)
 
 
+class BandSchema(PointSchema):
+    band = fields.String(metadata={"description": "Meetings of the round attended: 1-2, 3-4 or 5 (5 or more)"})
+
+
+class DoseResponseSchema(Schema):
+    """A subscale by attendance band, pooled over the rounds whose band figures are shown, and the slope."""
+
+    subscale = fields.String()
+    rounds = fields.List(fields.Integer())
+    bands = fields.List(fields.Nested(BandSchema))
+    slope = fields.Float(allow_none=True, metadata={"description": "Least-squares change in score per band"})
+    slope_low = fields.Float(allow_none=True)
+    slope_high = fields.Float(allow_none=True)
+
+
 class GroupTrendRoundSchema(Schema):
     number = fields.Integer()
     n = fields.Integer(allow_none=True, metadata={"description": "Responses so far (participation)"})
@@ -79,6 +94,8 @@ class GroupTrendSchema(Schema):
     rounds = fields.List(fields.Nested(GroupTrendRoundSchema))
     reliability = fields.List(fields.Nested(PooledAlphaSchema), metadata={
         "description": "Per subscale, Cronbach's alpha pooled over the rounds whose own alpha is shown"})
+    by_attendance = fields.List(fields.Nested(DoseResponseSchema), metadata={
+        "description": "Per subscale, the means by attendance band (only with the standard attendance question)"})
 
 
 class GroupCellSchema(Schema):
@@ -125,7 +142,13 @@ def group_trend_data(group, k: int) -> dict:
     reliability = [{"subscale": a.key.partition("/")[2], "rounds": list(a.rounds), "n": a.alpha.n,
                     "alpha": a.alpha.alpha, "alpha_low": a.alpha.low, "alpha_high": a.alpha.high,
                     "alpha_flagged": a.alpha.flagged if a.alpha.computable else None} for a in trend.reliability]
-    return {"group_id": group.id, "min_n": k, "rounds": rounds, "reliability": reliability}
+    by_attendance = [{"subscale": d.key.partition("/")[2], "rounds": list(d.rounds),
+                      "bands": [{"band": b.band, "n": b.n, "mean": b.mean, "sd": b.sd, "ci_low": b.ci_low,
+                                 "ci_high": b.ci_high} for b in d.bands],
+                      "slope": d.slope.slope, "slope_low": d.slope.low, "slope_high": d.slope.high}
+                     for d in trend.by_attendance]
+    return {"group_id": group.id, "min_n": k, "rounds": rounds, "reliability": reliability,
+            "by_attendance": by_attendance}
 
 
 def programme_trend_data(scope: int | None, k: int) -> dict:

@@ -15,6 +15,7 @@ from app.disclosure.release import (
     alpha_of,
     anonymised_rows,
     anonymised_texts,
+    attendance_cells,
     combine,
     item_measure,
     observe,
@@ -24,6 +25,7 @@ from app.disclosure.release import (
     whole_round_cells,
 )
 from app.disclosure.rules import (
+    ATTENDANCE,
     BELOW_K,
     COMPLEMENT,
     FEW_SCORES,
@@ -35,7 +37,8 @@ from app.disclosure.rules import (
 )
 
 __all__ = [
-    "BELOW_K", "COMPLEMENT", "FEW_SCORES", "OPEN", "PARTIAL", "PROFESSION", "REASONS", "RESPONSES", "SOURCE",
-    "Distribution", "Part", "Published", "Release", "Stat", "Text", "alpha_of", "anonymised_rows", "anonymised_texts",
-    "combine", "item_measure", "observe", "pooled_alpha", "published_rounds", "subscale_measure", "whole_round_cells",
+    "ATTENDANCE", "BELOW_K", "COMPLEMENT", "FEW_SCORES", "OPEN", "PARTIAL", "PROFESSION", "REASONS", "RESPONSES",
+    "SOURCE", "Distribution", "Part", "Published", "Release", "Stat", "Text", "alpha_of", "anonymised_rows",
+    "anonymised_texts", "attendance_cells", "combine", "item_measure", "observe", "pooled_alpha", "published_rounds",
+    "subscale_measure", "whole_round_cells",
 ]

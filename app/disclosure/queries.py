@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401  (sa.orm.aliased)
 
 from app.extensions import db
 from app.feedback.models import Answer, FeedbackRound, Instrument, Response, ResponseScore, RoundAggregate
@@ -276,3 +277,49 @@ def rated_answers(round_ids: Sequence[int]) -> dict[int, dict[str, list[tuple[st
     ):
         out[round_id][response_id].append((code, int(value)))
     return out
+
+
+def attendance_counts(round_ids: Sequence[int], codes: Iterable[str]
+                      ) -> dict[tuple[int, str, str, int | None], int]:
+    """Responses per round, source, profession and answer to the attendance question (None: not answered).
+
+    `codes` are the item codes of the standard attendance question in the rounds' instrument versions. One
+    statement.
+    """
+    codes = list(codes)
+    if not round_ids or not codes:
+        return {}
+    given = sa.orm.aliased(Answer)
+    query = (
+        sa.select(Response.round_id, Response.source, sa.func.coalesce(Response.profession, UNKNOWN), given.value,
+                  sa.func.count())
+        .outerjoin(given, sa.and_(given.response_id == Response.id, given.item_code.in_(codes)))
+        .where(Response.round_id.in_(round_ids))
+        .group_by(Response.round_id, Response.source, sa.func.coalesce(Response.profession, UNKNOWN), given.value)
+    )
+    out: dict[tuple[int, str, str, int | None], int] = defaultdict(int)
+    for round_id, source, profession, value, n in db.session.execute(query):
+        out[(round_id, source, profession, None if value is None else int(value))] += int(n)
+    return dict(out)
+
+
+def attendance_subscale_sums(round_ids: Sequence[int], codes: Iterable[str]
+                             ) -> dict[tuple[int, int | None, str], tuple[int, float, float]]:
+    """Per round, answer to the attendance question (None: not answered) and subscale key: (n, Σ, Σ²) of the
+    responses' stored subscale scores (those with a score). One statement."""
+    codes = list(codes)
+    if not round_ids or not codes:
+        return {}
+    given = sa.orm.aliased(Answer)
+    s = ResponseScore.__table__.c
+    score = s.score
+    query = (
+        sa.select(Response.round_id, given.value, s.subscale, sa.func.count(score), sa.func.sum(score),
+                  sa.func.sum(score * score))
+        .join(ResponseScore.__table__, s.response_id == Response.id)
+        .outerjoin(given, sa.and_(given.response_id == Response.id, given.item_code.in_(codes)))
+        .where(Response.round_id.in_(round_ids), score.is_not(None))
+        .group_by(Response.round_id, given.value, s.subscale)
+    )
+    return {(round_id, None if value is None else int(value), key): (int(n), float(total or 0), float(total_sq or 0))
+            for round_id, value, key, n, total, total_sq in db.session.execute(query)}

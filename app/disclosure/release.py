@@ -18,9 +18,11 @@ from datetime import datetime
 
 from app.disclosure import queries, rules
 from app.feedback import scoring as feedback_rules
-from app.feedback.stats import Reliability, reliability, summary
+from app.feedback.stats import Reliability, attendance_band, reliability, summary
 
 RESPONSES = "responses"
+#: The attendance category of responses that did not answer the attendance question.
+NO_BAND = "none"
 
 
 def subscale_measure(key: str) -> str:
@@ -335,6 +337,79 @@ def whole_round_cells(rounds: Sequence, *, k: int, now: datetime) -> dict[int, d
         out[round_id][key] = (_shown(measure, parts, (n, total, total_sq)) if decision.shown
                               else Stat(measure, parts, reason=decision.reason))
     return dict(out)
+@dataclass(frozen=True)
+class AttendanceCells:
+    """One round's subscale cells by attendance band: `cells[(band, subscale key)]`, or hidden with `reason`."""
+
+    round_id: int
+    cells: dict[tuple[str, str], Stat]
+    reason: str | None = None
+
+
+def attendance_cells(release: Release, codes: Iterable[str]) -> dict[int, AttendanceCells]:
+    """Per round of the release, its subscales' cells by band of the answer to the standard attendance question.
+
+    The bands split a round like its sources and professions do, so the same rules hold: the round must be closed
+    with k or more responses; when the answers fall in two or more categories (the bands, and "none" for those
+    who did not answer), the attendance split must be the one split the round publishes
+    (rules.published_split over source, profession and attendance, in that order: a round whose sources or
+    professions are published shows no band) and every non-empty category, "none" included, must hold k or
+    more; each subscale's cell needs k or more scores in every category. When every response falls in one band
+    that band's cell is the round's own. Hidden rounds publish nothing (reason), and no band of a shown round
+    is left out, so no sum or difference of the published cells isolates fewer than k responses. Two
+    statements, whatever the number of rounds; none when `codes` is empty.
+    """
+    codes = list(codes)
+    ids = list(release.closed)
+    counts = queries.attendance_counts(ids, codes)
+    sums = queries.attendance_subscale_sums(ids, codes)
+    by_round: dict[int, dict[str, dict[str, int]]] = defaultdict(
+        lambda: {d: defaultdict(int) for d in rules.ALL_DIMENSIONS})
+    for (rid, source, profession, value), n in counts.items():
+        split = by_round[rid]
+        split[rules.SOURCE][source] += n
+        split[rules.PROFESSION][profession] += n
+        split[rules.ATTENDANCE][attendance_band(value) or NO_BAND] += n
+    measures: dict[tuple[int, str], dict[str, list]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0]))
+    for (rid, value, key), (n, total, total_sq) in sums.items():
+        cell = measures[(rid, key)][attendance_band(value) or NO_BAND]
+        cell[0], cell[1], cell[2] = cell[0] + n, cell[1] + total, cell[2] + total_sq
+    out: dict[int, AttendanceCells] = {}
+    for rid in ids:
+        splits = by_round.get(rid)
+        if not splits:
+            continue
+        bands = splits[rules.ATTENDANCE]
+        total = sum(bands.values())
+        round_split = rules.published_split(splits, release.k, order=rules.ALL_DIMENSIONS)
+        reason = None
+        if not release.closed[rid]:
+            reason = rules.OPEN
+        elif not rules.passes(total, release.k):
+            reason = rules.BELOW_K
+        elif rules.is_split(bands) and round_split != rules.ATTENDANCE:
+            reason = rules.COMPLEMENT
+        if reason is not None:
+            out[rid] = AttendanceCells(rid, {}, reason)
+            continue
+        cells: dict[tuple[str, str], Stat] = {}
+        for (mrid, key), per_band in measures.items():
+            if mrid != rid:
+                continue
+            categories = {band: value[0] for band, value in per_band.items()}
+            for band, value in per_band.items():
+                if band == NO_BAND:
+                    continue
+                parts = (Part(rid, rules.ATTENDANCE, band),)
+                shown = rules.cell_decision(
+                    closed=True, round_total=total, measure_total=sum(categories.values()), categories=categories,
+                    dimension=rules.ATTENDANCE, category=band, round_split=round_split, k=release.k)
+                cells[(band, key)] = (_shown(subscale_measure(key), parts, tuple(value)) if shown.shown
+                                      else Stat(subscale_measure(key), parts, reason=shown.reason))
+        out[rid] = AttendanceCells(rid, cells)
+    return out
+
+
 def alpha_of(score: Stat, items: Sequence[Stat]) -> tuple[Reliability | None, str | None]:
     """Cronbach's alpha of a subscale from its published cell and its questions' published cells (same parts).
 

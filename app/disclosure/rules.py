@@ -46,6 +46,11 @@ REASONS = (OPEN, BELOW_K, COMPLEMENT, FEW_SCORES, PARTIAL)
 SOURCE = "source"
 PROFESSION = "profession"
 DIMENSIONS = (SOURCE, PROFESSION)
+# The answer to the standard attendance question (its band, or none) splits a round too. It comes last: a round
+# publishes its attendance bands only when neither its sources nor its professions are published, so adding it
+# never changes which of those a round publishes (rule 3 holds across all three).
+ATTENDANCE = "attendance"
+ALL_DIMENSIONS = (*DIMENSIONS, ATTENDANCE)
 
 
 def passes(n: int, k: int) -> bool:
@@ -104,7 +109,7 @@ def cell_decision(*, closed: bool, round_total: int, measure_total: int, categor
     one), `round_split` the round's published split (published_split of its responses). Raises ValueError
     for an unknown dimension.
     """
-    if dimension is not None and dimension not in DIMENSIONS:
+    if dimension is not None and dimension not in ALL_DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}")
     if not closed:
         return Decision(False, OPEN)

@@ -132,7 +132,8 @@ def _too_many_digits() -> str:
 
 _TOP_FIELDS = {"code", "version", "title", "description", "licence", "source", "requires_permission", "items",
                "subscales", "self_generated_code"}
-_ITEM_FIELDS = {"code", "type", "text", "required", "min", "max", "anchors", "choices", "reverse", "max_length"}
+_ITEM_FIELDS = {"code", "type", "text", "required", "min", "max", "anchors", "choices", "reverse", "max_length",
+                "standard"}
 _SUBSCALE_FIELDS = {"code", "title", "items", "bands"}
 _BAND_FIELDS = {"min", "max", "label", "concern"}
 
@@ -152,6 +153,7 @@ class _Checker:
         self.lines = lines
         self.errors: list[str] = []
         self.item_codes: set[str] = set()
+        self.standard: dict[str, str] = {}  # standard question -> the item code that asks it
 
     def line(self, path: FieldPath) -> int | None:
         for end in range(len(path), -1, -1):
@@ -286,6 +288,8 @@ class _Checker:
             self.fail((*path, "choices"), _("only choice items have “choices”."))
         if kind != "text" and item.get("max_length") is not None:
             self.fail((*path, "max_length"), _("only text items have “max_length”."))
+        if item.get("standard") is not None:
+            self.standard_item(item, path, out, numeric)
         if numeric:
             self.scale(item, path, out)
         elif kind == "choice":
@@ -298,6 +302,27 @@ class _Checker:
                 length = scoring.TEXT_MAX_LENGTH
             out["max_length"] = length
         return out
+
+    def standard_item(self, item: dict, path: FieldPath, out: dict, numeric: bool) -> None:
+        """`standard: attendance`: a rated item from 0 or 1 up, answered in meetings attended; one per file."""
+        value = item["standard"]
+        if value not in scoring.STANDARD_ITEMS:
+            self.fail((*path, "standard"), _("expected one of: %(values)s.", values=", ".join(scoring.STANDARD_ITEMS)))
+            return
+        if not numeric:
+            self.fail((*path, "standard"), _("a standard question is a rated item (likert or scale)."))
+            return
+        if value in self.standard:
+            self.fail((*path, "standard"), _("only one item may be the standard question “%(standard)s”.",
+                                             standard=value))
+            return
+        low = item.get("min")
+        if item.get("reverse") or (_is_int(low) and low < 0):
+            self.fail((*path, "standard"), _("the attendance question counts meetings: its scale starts at 0 or 1 "
+                                             "and it is not reverse-scored."))
+            return
+        self.standard[value] = str(item.get("code"))
+        out["standard"] = value
 
     def scale(self, item: dict, path: FieldPath, out: dict) -> None:
         low, high = item.get("min"), item.get("max")
@@ -364,6 +389,10 @@ class _Checker:
                 continue
             if item["type"] not in scoring.NUMERIC_TYPES:
                 self.fail((*path, "items", j), _("“%(code)s” is not a rated item (likert or scale).", code=item_code))
+                continue
+            if item.get("standard") is not None:
+                self.fail((*path, "items", j), _("“%(code)s” is a standard question and belongs to no subscale.",
+                                                 code=item_code))
                 continue
             if item_code in taken:
                 self.fail((*path, "items", j), _("“%(code)s” already belongs to the subscale “%(other)s”.",

@@ -11,6 +11,10 @@ ITEM_TYPES = ("likert", "scale", "choice", "text")
 NUMERIC_TYPES = frozenset({"likert", "scale"})
 LANGUAGES = ("en", "zh_CN")
 TEXT_MAX_LENGTH = 2000
+#: Standard questions an instrument may mark (`standard: attendance` on a rated item): the app knows what they ask.
+#: "attendance": how many of the round's meetings the respondent attended (trends show subscale means by band).
+ATTENDANCE = "attendance"
+STANDARD_ITEMS = (ATTENDANCE,)
 
 # Problem codes returned by answer_problems(); the submit service turns them into messages.
 REQUIRED = "required"
@@ -53,6 +57,7 @@ class Item:
     reverse: bool = False
     subscale: str | None = None
     max_length: int = TEXT_MAX_LENGTH
+    standard: str | None = None  # one of STANDARD_ITEMS when the item is a standard question
 
     @property
     def is_numeric(self) -> bool:
@@ -122,6 +127,11 @@ class Definition:
         """The free-text items."""
         return tuple(i for i in self.items if i.type == "text")
 
+    @property
+    def attendance_item(self) -> Item | None:
+        """The standard question "how many of this round's meetings did you attend", if the version asks it."""
+        return next((i for i in self.items if i.standard == ATTENDANCE), None)
+
 
 # --- to and from plain data (the form stored in Instrument.definition) ------------------------
 
@@ -156,6 +166,7 @@ def definition_from_dict(data: dict) -> Definition:
             reverse=bool(raw.get("reverse", False)),
             subscale=membership.get(raw["code"]),
             max_length=int(raw.get("max_length", TEXT_MAX_LENGTH)),
+            standard=None if raw.get("standard") is None else str(raw["standard"]),
         ))
     subscales = tuple(
         Subscale(
@@ -193,6 +204,8 @@ def definition_to_dict(definition: Definition) -> dict:
             raw["choices"] = [{"value": c.value, "label": dict(c.label)} for c in item.choices]
         if item.type == "text":
             raw["max_length"] = item.max_length
+        if item.standard is not None:
+            raw["standard"] = item.standard
         items.append(raw)
     subscales = []
     for sub in definition.subscales:

@@ -19,7 +19,7 @@ from app.disclosure.queries import subscale_key
 from app.extensions import db
 from app.feedback import scoring
 from app.feedback.models import FeedbackRound, RoundMeeting
-from app.feedback.stats import Reliability
+from app.feedback.stats import ATTENDANCE_BANDS, Reliability, Slope, band_position, linear_trend
 from app.meetings import queries as meeting_queries
 from app.meetings.models import Attendance, Theme, meeting_themes
 from app.programme.models import Group
@@ -63,6 +63,30 @@ class PooledAlpha:
     title: str
     rounds: tuple[int, ...]  # the numbers of the rounds pooled
     alpha: Reliability
+
+
+@dataclass(frozen=True)
+class BandPoint:
+    """A subscale's scores of the respondents of one attendance band, over the rounds of the period that show it."""
+
+    band: str  # "1-2", "3-4", "5" (app.feedback.stats.ATTENDANCE_BANDS)
+    n: int | None
+    mean: float | None = None
+    sd: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    sums: tuple[int, float, float] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class DoseResponse:
+    """A subscale by attendance band (meetings of the round attended) and the least-squares slope across bands."""
+
+    key: str
+    title: str
+    bands: list[BandPoint]
+    rounds: tuple[int, ...]  # the numbers of the rounds whose band cells are pooled
+    slope: Slope
 
 
 @dataclass(frozen=True)
@@ -187,6 +211,9 @@ class GroupTrend:
     total_rounds: int = 0  # every round of the group; `rounds` holds the period shown
     pairs: list = field(default_factory=list)  # paired_queries.RoundPair of consecutive rounds asking for codes
     reliability: list[PooledAlpha] = field(default_factory=list)
+    attendance_asked: bool = False  # whether a round of the period asked the standard attendance question
+    by_attendance: list[DoseResponse] = field(default_factory=list)
+    attendance_hidden: list[tuple[int, str]] = field(default_factory=list)  # (round number, reason) left out
 
     @property
     def limited(self) -> bool:
@@ -279,6 +306,34 @@ def _point(key: str, code: str, title: str, stat: disclosure.Stat, item_stats: l
     alpha, alpha_reason = (None, None) if stat.hidden else disclosure.alpha_of(stat, item_stats)
     return SubscalePoint(key, code, title, stat.n, stat.mean, stat.sd, stat.ci_low, stat.ci_high, stat.reason,
                          alpha, alpha_reason)
+
+
+def _by_attendance(rounds: list[RoundTrend], series: list[Series], cells: dict[int, disclosure.AttendanceCells]
+                   ) -> tuple[list[DoseResponse], list[tuple[int, str]]]:
+    """Per subscale, its band cells summed over the rounds that publish them (only shown cells add up), the slope
+    across bands; and the rounds that asked the question but publish no band, with the reason."""
+    hidden = [(r.number, cells[r.id].reason) for r in rounds if r.id in cells and cells[r.id].reason]
+    out = []
+    for line in series:
+        bands, numbers = [], set()
+        for band, _low, _high in ATTENDANCE_BANDS:
+            stats = []
+            for r in rounds:
+                stat = cells[r.id].cells.get((band, line.key)) if r.id in cells else None
+                if stat is not None and stat.shown:
+                    stats.append(stat)
+                    numbers.add(r.number)
+            pooled = disclosure.combine(stats) if stats else None
+            if pooled is None or pooled.hidden:
+                bands.append(BandPoint(band, None))
+            else:
+                bands.append(BandPoint(band, pooled.n, pooled.mean, pooled.sd, pooled.ci_low, pooled.ci_high,
+                                       pooled.sums))
+        if not numbers:
+            continue
+        slope = linear_trend([(band_position(b.band), b.sums) for b in bands if b.sums is not None])
+        out.append(DoseResponse(line.key, line.title, bands, tuple(sorted(numbers)), slope))
+    return out, hidden
 
 
 def _pooled(series: list[Series], cells: dict[str, list[tuple[int, tuple[str, ...], disclosure.Stat,
@@ -410,6 +465,11 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
                      len(meetings))
         meetings = meetings[start:]
     series_list = list(series.values())
+    attendance_codes = sorted({d.attendance_item.code for d in definitions.values() if d.attendance_item})
+    by_attendance, attendance_hidden = [], []
+    if attendance_codes:
+        by_attendance, attendance_hidden = _by_attendance(
+            rounds, series_list, disclosure.attendance_cells(release, attendance_codes))
     return GroupTrend(
         k=k, sources=sources, rounds=rounds, series=series_list, changes=_changes(rounds, series_list),
         meetings=meetings, held=stats.by_status.get(HELD, 0), cancelled=stats.by_status.get(CANCELLED, 0),
@@ -419,6 +479,7 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
             found, {r.id: definitions[instrument_of[r.id].id] for r in found if instrument_of[r.id] is not None},
             k=k, now=now, locale=locale),
         reliability=_pooled(series_list, alpha_cells),
+        attendance_asked=bool(attendance_codes), by_attendance=by_attendance, attendance_hidden=attendance_hidden,
     )
 
 
@@ -466,6 +527,13 @@ def chart_data(trend: GroupTrend) -> dict:
             {"key": a.key, "rounds": list(a.rounds), "n": a.alpha.n, "alpha": a.alpha.alpha, "alpha_low": a.alpha.low,
              "alpha_high": a.alpha.high, "alpha_flagged": a.alpha.flagged if a.alpha.computable else None}
             for a in trend.reliability
+        ],
+        "by_attendance": [
+            {"key": d.key, "rounds": list(d.rounds),
+             "bands": [{"band": b.band, "n": b.n, "mean": b.mean, "sd": b.sd, "ci_low": b.ci_low,
+                        "ci_high": b.ci_high} for b in d.bands],
+             "slope": d.slope.slope, "slope_low": d.slope.low, "slope_high": d.slope.high}
+            for d in trend.by_attendance
         ],
         "meetings": [
             {"date": local_date(m.started_at).isoformat(), "present": m.present, "expected": m.expected,
