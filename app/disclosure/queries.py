@@ -291,15 +291,14 @@ def attendance_counts(round_ids: Sequence[int], codes: Iterable[str]
         return {}
     given = sa.orm.aliased(Answer)
     query = (
-        sa.select(Response.round_id, Response.source, sa.func.coalesce(Response.profession, UNKNOWN), given.value,
-                  sa.func.count())
+        sa.select(Response.round_id, Response.source, Response.profession, given.value, sa.func.count())
         .outerjoin(given, sa.and_(given.response_id == Response.id, given.item_code.in_(codes)))
         .where(Response.round_id.in_(round_ids))
-        .group_by(Response.round_id, Response.source, sa.func.coalesce(Response.profession, UNKNOWN), given.value)
+        .group_by(Response.round_id, Response.source, Response.profession, given.value)
     )
     out: dict[tuple[int, str, str, int | None], int] = defaultdict(int)
     for round_id, source, profession, value, n in db.session.execute(query):
-        out[(round_id, source, profession, None if value is None else int(value))] += int(n)
+        out[(round_id, source, profession or UNKNOWN, None if value is None else int(value))] += int(n)
     return dict(out)
 
 
