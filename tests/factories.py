@@ -224,7 +224,9 @@ RESULTS = questionnaire(
 ATTACK = questionnaire(
     "attack", t("Attack test"),
     items=[*_a_and_b("", b1={"required": False}), choice("c1", t("c1"), YES_NO, required=False),
-           free_text("t1", t("t1"))],
+           free_text("t1", t("t1")),
+           # The standard attendance question: its bands split a round like sources and professions.
+           scale("m1", t("Meetings attended"), min=1, max=5, standard="attendance", required=False)],
     subscales=[subscale("A", t("A"), "a1", "a2", "a3"), subscale("B", t("B"), "b1")],
 )
 

@@ -30,6 +30,7 @@ from app.disclosure.rules import (
     COMPLEMENT,
     FEW_SCORES,
     OPEN,
+    OTHER_SPLIT,
     PARTIAL,
     PROFESSION,
     REASONS,
@@ -37,8 +38,8 @@ from app.disclosure.rules import (
 )
 
 __all__ = [
-    "ATTENDANCE", "BELOW_K", "COMPLEMENT", "FEW_SCORES", "OPEN", "PARTIAL", "PROFESSION", "REASONS", "RESPONSES",
-    "SOURCE", "Distribution", "Part", "Published", "Release", "Stat", "Text", "alpha_of", "anonymised_rows",
-    "anonymised_texts", "attendance_cells", "combine", "item_measure", "observe", "pooled_alpha", "published_rounds",
-    "subscale_measure", "whole_round_cells",
+    "ATTENDANCE", "BELOW_K", "COMPLEMENT", "FEW_SCORES", "OPEN", "OTHER_SPLIT", "PARTIAL", "PROFESSION", "REASONS",
+    "RESPONSES", "SOURCE", "Distribution", "Part", "Published", "Release", "Stat", "Text", "alpha_of",
+    "anonymised_rows", "anonymised_texts", "attendance_cells", "combine", "item_measure", "observe", "pooled_alpha",
+    "published_rounds", "subscale_measure", "whole_round_cells",
 ]

@@ -388,7 +388,9 @@ def attendance_cells(release: Release, codes: Iterable[str]) -> dict[int, Attend
         elif not rules.passes(total, release.k):
             reason = rules.BELOW_K
         elif rules.is_split(bands) and round_split != rules.ATTENDANCE:
-            reason = rules.COMPLEMENT
+            # Some band (or those who did not answer) holds fewer than k, or the round's sources or professions
+            # are published, and bands beside them could isolate their intersections.
+            reason = rules.COMPLEMENT if round_split is None else rules.OTHER_SPLIT
         if reason is not None:
             out[rid] = AttendanceCells(rid, {}, reason)
             continue

@@ -40,7 +40,8 @@ BELOW_K = "below_k"  # fewer than k responses in the round or in the chosen cate
 COMPLEMENT = "complement"  # another category of the same split is below k: it could be worked out
 FEW_SCORES = "few_scores"  # k responses or more, but fewer than k of them answered this subscale or question
 PARTIAL = "partial"  # someone answered part of the subscale: its questions could be set against its score
-REASONS = (OPEN, BELOW_K, COMPLEMENT, FEW_SCORES, PARTIAL)
+OTHER_SPLIT = "other_split"  # the round publishes another split (sources or professions): no attendance bands
+REASONS = (OPEN, BELOW_K, COMPLEMENT, FEW_SCORES, PARTIAL, OTHER_SPLIT)
 
 # The ways a round's responses can be split, in the order a round's one published split is chosen.
 SOURCE = "source"

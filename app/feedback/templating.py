@@ -54,4 +54,6 @@ def reason_labels(k: int) -> dict[str, str]:
         disclosure.FEW_SCORES: _("Fewer than %(k)s responses answered this: hidden to protect anonymity.", k=k),
         disclosure.PARTIAL: _("Someone answered only part of this subscale: its questions are hidden so that "
                               "their answers cannot be worked out from the subscale's figures."),
+        disclosure.OTHER_SPLIT: _("This round's figures are shown apart for its questionnaires and interviews or "
+                                  "its professions: figures by attendance beside them could give people away."),
     }

@@ -308,11 +308,12 @@ def _point(key: str, code: str, title: str, stat: disclosure.Stat, item_stats: l
                          alpha, alpha_reason)
 
 
-def _by_attendance(rounds: list[RoundTrend], series: list[Series], cells: dict[int, disclosure.AttendanceCells]
-                   ) -> tuple[list[DoseResponse], list[tuple[int, str]]]:
+def _by_attendance(rounds: list[RoundTrend], series: list[Series], cells: dict[int, disclosure.AttendanceCells],
+                   asking: set[int]) -> tuple[list[DoseResponse], list[tuple[int, str]]]:
     """Per subscale, its band cells summed over the rounds that publish them (only shown cells add up), the slope
-    across bands; and the rounds that asked the question but publish no band, with the reason."""
-    hidden = [(r.number, cells[r.id].reason) for r in rounds if r.id in cells and cells[r.id].reason]
+    across bands; and the rounds that asked the question (ids in `asking`) but publish no band, with the reason."""
+    hidden = [(r.number, cells[r.id].reason) for r in rounds
+              if r.id in asking and r.id in cells and cells[r.id].reason]
     out = []
     for line in series:
         bands, numbers = [], set()
@@ -468,8 +469,10 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
     attendance_codes = sorted({d.attendance_item.code for d in definitions.values() if d.attendance_item})
     by_attendance, attendance_hidden = [], []
     if attendance_codes:
+        asking = {r.id for r in found if instrument_of[r.id] is not None
+                  and definitions[instrument_of[r.id].id].attendance_item is not None}
         by_attendance, attendance_hidden = _by_attendance(
-            rounds, series_list, disclosure.attendance_cells(release, attendance_codes))
+            rounds, series_list, disclosure.attendance_cells(release, attendance_codes), asking)
     return GroupTrend(
         k=k, sources=sources, rounds=rounds, series=series_list, changes=_changes(rounds, series_list),
         meetings=meetings, held=stats.by_status.get(HELD, 0), cancelled=stats.by_status.get(CANCELLED, 0),

@@ -238,4 +238,49 @@ def test_a_programme_where_every_category_passes_publishes_the_split(app, db):
             _db.session.rollback()
 
 
+def _banded(seen) -> set[tuple[int, str]]:
+    return {(p.parts[0].round_id, p.parts[0].category) for p in seen if p.kind == "stat" and len(p.parts) == 1
+            and p.parts[0].dimension == disclosure.ATTENDANCE}
+
+
+def test_a_round_whose_every_attendance_band_passes_publishes_its_bands(app, db):
+    """Not everything is hidden: one profession, one source, and bands 1–2 and 5 of three and four responses."""
+    spec = {"orgs": [{"groups": [{"rounds": [{"closed": True, "mode": "questionnaire", "month": 1, "responses": [
+        {"source": "questionnaire", "profession": "nurse", "answers": {"a1": 1 + i % 5, "b1": i, "m1": m}}
+        for i, m in enumerate([1, 2, 1, 5, 5, 5, 5])]}]}]}]}
+    with app.test_request_context():
+        try:
+            world = make_world(spec)
+            seen = read_everything(world)
+            assert {band for _r, band in _banded(seen)} == {"1-2", "5"}
+            check_every_number_is_true_and_rests_on_k(world, seen)
+            check_sums_of_several_rounds(seen)
+            assert per_measure_model(world, seen) == {} and cross_measure_model(world, seen) == []
+        finally:
+            _db.session.rollback()
+
+
+def test_attendance_bands_beside_published_professions_would_isolate_one_and_are_not_published(app, db):
+    """Three physicians who all came once or twice, four nurses of whom one did: the professions and the bands
+    each hold three or more, but published together the nurses minus band 5 is that one nurse. The round
+    publishes its professions (the first split that passes), so it shows no band."""
+    spec = {"orgs": [{"groups": [{"rounds": [{"closed": True, "mode": "questionnaire", "month": 1, "responses": [
+        {"source": "questionnaire", "profession": p, "answers": {"a1": 1 + i % 5, "b1": i, "m1": m}}
+        for i, (p, m) in enumerate([("physician", 1)] * 3 + [("nurse", 2)] + [("nurse", 5)] * 3)]}]}]}]}
+    with app.test_request_context():
+        try:
+            world = make_world(spec)
+            r = world.rounds[0]
+            both = [disclosure.Published("stat", "subscale:attack/B", (disclosure.Part(r.id, *cell),), None)
+                    for cell in ((None, None), ("profession", "physician"), ("profession", "nurse"),
+                                 ("attendance", "1-2"), ("attendance", "5"))]
+            (lone,) = [t.id for t in world.responses if t.profession == "nurse" and t.answers["m1"] == 2]
+            assert per_measure_model(world, both) == {"subscale:attack/B": [(lone,)]}
+            seen = read_everything(world)
+            assert _banded(seen) == set()
+            assert per_measure_model(world, seen) == {}
+        finally:
+            _db.session.rollback()
+
+
 assert set(COUNTED) >= set(NUMERIC) and DEF.code == "attack"

@@ -13,6 +13,7 @@ from app import disclosure
 from app.extensions import db
 from app.feedback import scoring as rules
 from app.feedback.models import Answer, FeedbackRound, Instrument, Response
+from app.feedback.stats import attendance_band
 from app.programme.models import Group, Organisation
 from app.timeutil import utcnow
 from tests.factories import ATTACK, make_instrument
@@ -36,6 +37,8 @@ class Truth:
     answers: dict  # item code -> int value (a choice as its position) or text
 
     def category(self, dimension: str | None) -> str | None:
+        if dimension == "attendance":
+            return attendance_band(self.answers.get("m1")) or "none"
         return {None: None, "source": self.source, "profession": self.profession}[dimension]
 
     def subscale_score(self, key: str) -> float | None:
@@ -125,7 +128,7 @@ def make_world(spec: dict, now: datetime | None = None) -> World:
 # --- generated programmes ----------------------------------------------------------------------
 
 @st.composite
-def answers(draw) -> dict:
+def answers(draw, attended: tuple[int, ...] = (1, 2, 3, 4, 5)) -> dict:
     given = {"a1": draw(st.integers(1, 5))}
     for code in ("a2", "a3"):
         if draw(st.booleans()) or draw(st.booleans()):
@@ -134,6 +137,8 @@ def answers(draw) -> dict:
         given["b1"] = draw(st.integers(0, 10))
     if draw(st.booleans()):
         given["c1"] = draw(st.integers(0, 1))
+    if draw(st.integers(0, 4)):  # how many of the round's meetings: mostly answered, now and then not
+        given["m1"] = draw(st.sampled_from(attended))
     if draw(st.integers(0, 3)) == 0:
         given["t1"] = draw(st.sampled_from(["Felt heard.", "A hard week.", "感觉被理解。"]))
     return given
@@ -145,11 +150,13 @@ def rounds(draw) -> dict:
     # Mostly the mode's source; now and then a mixed round, which the app never makes but the policy must bear.
     mixed = draw(st.integers(0, 5)) == 0
     few_professions = draw(st.sampled_from([PROFESSIONS[:2], PROFESSIONS, PROFESSIONS[:3]]))
+    # Meetings attended: often all in one or two bands, so that rounds whose every band holds k or more occur.
+    attended = draw(st.sampled_from([(5,), (1, 5), (4, 5), (2, 3, 5), (1, 2, 3, 4, 5)]))
     responses = []
     for _ in range(draw(st.integers(2, 12))):
         source = draw(st.sampled_from(["questionnaire", "interview"])) if mixed else mode
         profession = None if source == "interview" else draw(st.sampled_from(few_professions))
-        responses.append({"source": source, "profession": profession, "answers": draw(answers())})
+        responses.append({"source": source, "profession": profession, "answers": draw(answers(attended))})
     return {"closed": draw(st.integers(0, 4)) > 0, "mode": mode, "month": draw(st.integers(0, 7)),
             "responses": responses}
 

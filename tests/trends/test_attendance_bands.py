@@ -85,7 +85,7 @@ def test_band_means_and_the_slope_equal_numpy_and_scipy(db, group, built):
         trend = group_queries.group_trend(group, k=K)
     [dose] = trend.by_attendance
     assert dose.rounds == expected_rounds()
-    assert dict(trend.attendance_hidden) == {2: disclosure.COMPLEMENT, 3: disclosure.COMPLEMENT,
+    assert dict(trend.attendance_hidden) == {2: disclosure.COMPLEMENT, 3: disclosure.OTHER_SPLIT,
                                              5: disclosure.BELOW_K}
     xs, ys = [], []
     for point in dose.bands:
