@@ -224,11 +224,12 @@ RESULTS = questionnaire(
 ATTACK = questionnaire(
     "attack", t("Attack test"),
     items=[*_a_and_b("", b1={"required": False}), choice("c1", t("c1"), YES_NO, required=False),
-           free_text("t1", t("t1")),
-           # The standard attendance question: its bands split a round like sources and professions.
-           scale("m1", t("Meetings attended"), min=1, max=5, standard="attendance", required=False)],
+           free_text("t1", t("t1"))],
     subscales=[subscale("A", t("A"), "a1", "a2", "a3"), subscale("B", t("B"), "b1")],
 )
+# The same with the standard attendance question, whose bands split a round like sources and professions.
+ATTACK_ATTENDANCE = {**ATTACK, "items": [
+    *ATTACK["items"], scale("m1", t("Meetings attended"), min=1, max=5, standard="attendance", required=False)]}
 
 # Programme trends (tests/trends/test_programme.py).
 PROGRAMME_TREND = questionnaire(

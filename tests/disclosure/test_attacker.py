@@ -166,7 +166,7 @@ def cross_measure_model(world, seen) -> list:
 def test_no_combination_of_published_numbers_reveals_fewer_than_k_responses(app, db, spec, aggregated):
     with app.test_request_context():
         try:
-            world = make_world(spec)
+            world = make_world(spec, attendance=True)
             if aggregated:  # the closed rounds' sums stored, as after they closed (else read live)
                 refresh_round_aggregates()
             seen = read_everything(world)
@@ -250,7 +250,7 @@ def test_a_round_whose_every_attendance_band_passes_publishes_its_bands(app, db)
         for i, m in enumerate([1, 2, 1, 5, 5, 5, 5])]}]}]}]}
     with app.test_request_context():
         try:
-            world = make_world(spec)
+            world = make_world(spec, attendance=True)
             seen = read_everything(world)
             assert {band for _r, band in _banded(seen)} == {"1-2", "5"}
             check_every_number_is_true_and_rests_on_k(world, seen)
@@ -269,7 +269,7 @@ def test_attendance_bands_beside_published_professions_would_isolate_one_and_are
         for i, (p, m) in enumerate([("physician", 1)] * 3 + [("nurse", 2)] + [("nurse", 5)] * 3)]}]}]}]}
     with app.test_request_context():
         try:
-            world = make_world(spec)
+            world = make_world(spec, attendance=True)
             r = world.rounds[0]
             both = [disclosure.Published("stat", "subscale:attack/B", (disclosure.Part(r.id, *cell),), None)
                     for cell in ((None, None), ("profession", "physician"), ("profession", "nurse"),

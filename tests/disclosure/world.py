@@ -16,9 +16,9 @@ from app.feedback.models import Answer, FeedbackRound, Instrument, Response
 from app.feedback.stats import attendance_band
 from app.programme.models import Group, Organisation
 from app.timeutil import utcnow
-from tests.factories import ATTACK, make_instrument
+from tests.factories import ATTACK, ATTACK_ATTENDANCE, make_instrument
 
-DEF = rules.definition_from_dict(ATTACK)
+DEF = rules.definition_from_dict(ATTACK_ATTENDANCE)
 SUBSCALES = {f"attack/{s.code}": s for s in DEF.subscales}
 NUMERIC = [i.code for i in DEF.items if i.is_numeric]
 COUNTED = NUMERIC + ["c1"]
@@ -78,14 +78,16 @@ class World:
         return found
 
 
-def make_world(spec: dict, now: datetime | None = None) -> World:
+def make_world(spec: dict, now: datetime | None = None, attendance: bool = False) -> World:
     """Write a programme from a plain spec (as the hypothesis strategy draws it) and return it with the truth.
 
     spec = {"orgs": [{"groups": [{"rounds": [{"closed": bool, "mode": str, "month": int,
             "responses": [{"source": str, "profession": str | None, "answers": {...}}]}]}]}]}
     """
     now = now or utcnow()
-    instrument = make_instrument(ATTACK, title_en="Attack", title_zh="Attack", active=True)
+    # With `attendance` the instrument asks the standard attendance question (answers "m1" are written either way).
+    instrument = make_instrument(ATTACK_ATTENDANCE if attendance else ATTACK, title_en="Attack", title_zh="Attack",
+                                 active=True)
     world = World(now=now, instrument=instrument)
     for o, org_spec in enumerate(spec["orgs"]):
         org = Organisation(name=f"Organisation {o}")
