@@ -2,8 +2,8 @@
 beside each subscale, filled for the rounds already aggregated
 
 Revision ID: 8b3e51c0a7d2
-Revises: d4a7e1c93b20
-Create Date: 2026-12-07 03:30:00.000000
+Revises: b34d73067d32
+Create Date: 2026-12-07 04:10:00.000000
 
 No column changes. Every aggregated round (one with its whole-round "responses" row) gets, per atom — the whole
 round, and each source × profession ("unknown" for no profession) — one row per question answered: n, sum and sum
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8b3e51c0a7d2'
-down_revision = 'd4a7e1c93b20'
+down_revision = 'b34d73067d32'
 branch_labels = None
 depends_on = None
 
