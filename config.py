@@ -243,6 +243,28 @@ class Config:
     WARNING_DROP = _float("WARNING_DROP", 0.5)
     WARNING_PARTICIPATION = _float("WARNING_PARTICIPATION", 0.5)
     WARNING_DAYS_WITHOUT_MEETING = _int("WARNING_DAYS_WITHOUT_MEETING", 45)
+    # The programme board (red/amber/green per group, app.trends.rules): each rule's amber and red thresholds.
+    # Sustained decline: the least-squares slope of a subscale's means over the last BOARD_DECLINE_ROUNDS closed
+    # rounds shown, amber when its 95% CI lies below 0, red when also the slope is BOARD_DECLINE_SLOPE_RED points
+    # a round or steeper; or the latest shown round against the group's first, Hedges' g at or below
+    # BOARD_DECLINE_G_AMBER (red: BOARD_DECLINE_G_RED) with its 95% CI below 0.
+    BOARD_DECLINE_ROUNDS = _int("BOARD_DECLINE_ROUNDS", 5)
+    BOARD_DECLINE_SLOPE_RED = _float("BOARD_DECLINE_SLOPE_RED", 0.2)
+    BOARD_DECLINE_G_AMBER = _float("BOARD_DECLINE_G_AMBER", -0.5)
+    BOARD_DECLINE_G_RED = _float("BOARD_DECLINE_G_RED", -0.8)
+    # Share of the latest shown round's responses whose subscale score lies in a concern band of the instrument.
+    BOARD_CONCERN_AMBER = _float("BOARD_CONCERN_AMBER", 0.25)
+    BOARD_CONCERN_RED = _float("BOARD_CONCERN_RED", 0.5)
+    # Participation (responses / eligible) of the latest closed round below these shares.
+    BOARD_PARTICIPATION_AMBER = _float("BOARD_PARTICIPATION_AMBER", 0.5)
+    BOARD_PARTICIPATION_RED = _float("BOARD_PARTICIPATION_RED", 0.3)
+    # Days since the group's last held meeting (or since it was created, never held).
+    BOARD_DAYS_AMBER = _int("BOARD_DAYS_AMBER", 45)
+    BOARD_DAYS_RED = _int("BOARD_DAYS_RED", 90)
+    # Scheduled meetings without an eligible lead: amber within BOARD_LEAD_DAYS_AMBER days, red within
+    # BOARD_LEAD_DAYS_RED days.
+    BOARD_LEAD_DAYS_AMBER = _int("BOARD_LEAD_DAYS_AMBER", 60)
+    BOARD_LEAD_DAYS_RED = _int("BOARD_LEAD_DAYS_RED", 14)
 
 
 class DevelopmentConfig(Config):

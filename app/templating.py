@@ -40,12 +40,15 @@ def register_template_helpers(app: Flask) -> None:
 
     # --- feedback and trends (section kept by the feedback/trends restructuring) -----------------------
     from app.feedback import templating as feedback_templating
-    from app.trends.templating import quarter_label
+    from app.trends.templating import quarter_label, reason_text
+    from app.trends.templating import status_label as board_status_label
 
     app.add_template_global(feedback_templating.member_open_rounds, "member_open_rounds")
     app.add_template_global(feedback_templating.member_answered_rounds, "member_answered_rounds")
     app.add_template_global(feedback_templating.in_language, "in_language")
     app.add_template_filter(quarter_label, "quarter_label")
+    app.add_template_global(reason_text, "board_reason")
+    app.add_template_global(board_status_label, "board_status_label")
 
     # --- accounts, programme, main (section kept by the accounts/programme/api/main restructuring) -----
     from app.accounts import display as account_display

@@ -10,6 +10,7 @@ from app.disclosure.release import (
     Part,
     Published,
     Release,
+    Share,
     Stat,
     Text,
     alpha_of,
@@ -17,6 +18,7 @@ from app.disclosure.release import (
     anonymised_texts,
     attendance_cells,
     combine,
+    concern_shares,
     item_measure,
     observe,
     pooled_alpha,
@@ -39,7 +41,7 @@ from app.disclosure.rules import (
 
 __all__ = [
     "ATTENDANCE", "BELOW_K", "COMPLEMENT", "FEW_SCORES", "OPEN", "OTHER_SPLIT", "PARTIAL", "PROFESSION", "REASONS",
-    "RESPONSES", "SOURCE", "Distribution", "Part", "Published", "Release", "Stat", "Text", "alpha_of",
-    "anonymised_rows", "anonymised_texts", "attendance_cells", "combine", "item_measure", "observe", "pooled_alpha",
-    "published_rounds", "subscale_measure", "whole_round_cells",
+    "RESPONSES", "SOURCE", "Distribution", "Part", "Published", "Release", "Share", "Stat", "Text", "alpha_of",
+    "anonymised_rows", "anonymised_texts", "attendance_cells", "combine", "concern_shares", "item_measure", "observe",
+    "pooled_alpha", "published_rounds", "subscale_measure", "whole_round_cells",
 ]

@@ -322,3 +322,39 @@ def attendance_subscale_sums(round_ids: Sequence[int], codes: Iterable[str]
     )
     return {(round_id, None if value is None else int(value), key): (int(n), float(total or 0), float(total_sq or 0))
             for round_id, value, key, n, total, total_sq in db.session.execute(query)}
+ConcernBands = dict[tuple[int, str], list[tuple[float | None, float | None]]]
+
+
+def concern_counts(round_ids: Sequence[int], bands: ConcernBands) -> dict[tuple[int, str], tuple[int, int]]:
+    """Per round and subscale key with a concern band: (responses whose stored score lies in one of its concern
+    bands, responses with a score), whole rounds only.
+
+    `bands` maps (instrument version id, subscale key) to the concern bands' (min, max), bounds inclusive and None
+    open, as app.feedback.scoring.Band defines them; a response is judged by the bands of the version it answered.
+    One statement over the stored scores (app.feedback.models.ResponseScore), counted as `subscale_sums` counts
+    them (responses that answered at least one of the subscale's items and have a score).
+    """
+    bands = {key: limits for key, limits in bands.items() if limits}
+    if not round_ids or not bands:
+        return {}
+    s = ResponseScore.__table__.c
+    in_band = []
+    for (instrument_id, key), limits in sorted(bands.items(), key=lambda pair: (pair[0][0], pair[0][1])):
+        ranges = []
+        for low, high in limits:
+            condition = sa.true()
+            if low is not None:
+                condition = sa.and_(condition, s.score >= low)
+            if high is not None:
+                condition = sa.and_(condition, s.score <= high)
+            ranges.append(condition)
+        in_band.append(sa.and_(Response.instrument_id == instrument_id, s.subscale == key, sa.or_(*ranges)))
+    query = (
+        sa.select(Response.round_id, s.subscale, sa.func.sum(sa.case((sa.or_(*in_band), 1), else_=0)),
+                  sa.func.count(s.score))
+        .join(ResponseScore.__table__, s.response_id == Response.id)
+        .where(Response.round_id.in_(list(round_ids)), s.answered > 0, s.score.is_not(None),
+               s.subscale.in_(sorted({key for _iid, key in bands})))
+        .group_by(Response.round_id, s.subscale)
+    )
+    return {(rid, key): (int(found or 0), int(n)) for rid, key, found, n in db.session.execute(query)}

@@ -88,10 +88,26 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Share:
+    """How many of a cell's scored responses lie in a concern band of the subscale, of how many; both None when
+    hidden (`reason`)."""
+
+    measure: str
+    parts: tuple[Part, ...]
+    in_band: int | None = None
+    n: int | None = None
+    reason: str | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
 class Published:
     """What observers hear: a shown Stat, a Distribution or the free text of a cell."""
 
-    kind: str  # "stat" | "distribution" | "text"
+    kind: str  # "stat" | "distribution" | "share" | "text" | "rows"
     measure: str
     parts: tuple[Part, ...]
     value: object
@@ -474,3 +490,31 @@ def anonymised_texts(rounds: Sequence, codes: Iterable[str], *, k: int, now: dat
         _shuffle(texts)
         _announce("text", RESPONSES, (Part(round_id),), len(texts))
     return dict(out)
+
+
+def concern_shares(release: Release, round_ids: Iterable[int]) -> dict[tuple[int, str], Share]:
+    """Per round (of the release) and subscale with a concern band: how many of its scored responses lie in a
+    concern band — shown only where the subscale's cell is (rules.cell_decision) and where neither the count in
+    the band nor the count outside it is between 1 and k − 1 (rules.hidden_counts over the two: otherwise the
+    one follows from the other and the subscale's n). One statement.
+    """
+    round_ids = [rid for rid in round_ids if rid in release.closed]
+    bands = {
+        (iid, queries.subscale_key(d.code, sub.code)): [(b.min, b.max) for b in sub.bands if b.concern]
+        for iid, d in release.definitions.items() for sub in d.subscales
+    }
+    out: dict[tuple[int, str], Share] = {}
+    for (round_id, key), (in_band, n) in sorted(queries.concern_counts(round_ids, bands).items()):
+        measure = subscale_measure(key)
+        parts = (Part(round_id),)
+        decision = release.decision(round_id, measure)
+        if decision.hidden:
+            out[(round_id, key)] = Share(measure, parts, reason=decision.reason)
+            continue
+        if rules.hidden_counts({"in": in_band, "out": n - in_band}, release.k):
+            out[(round_id, key)] = Share(measure, parts, reason=rules.BELOW_K)
+            continue
+        share = Share(measure, parts, in_band, n)
+        _announce("share", measure, parts, share)
+        out[(round_id, key)] = share
+    return out

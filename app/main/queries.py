@@ -32,6 +32,7 @@ from app.notifications.models import JobRun, Notification
 from app.programme.models import Group, GroupLeader, Membership, Organisation
 from app.scheduling import queries as scheduling
 from app.timeutil import utcnow
+from app.trends.board_queries import Board, board_for
 from app.trends.warnings import early_warnings
 
 # --- home pages ----------------------------------------------------------------------------------
@@ -48,6 +49,8 @@ class HomeSummary:
     upcoming: list = field(default_factory=list)
     # For coordinators: meetings of the next 60 days with no lead, or a lead no longer eligible.
     highlights: scheduling.Highlights | None = None
+    # For coordinators: the programme board (every active group red, amber or green, with the reasons).
+    board: Board | None = None
     # For coordinators: early warnings (a subscale fell, low participation, no held meeting for long).
     warnings: list = field(default_factory=list)
     # For coordinators, when no questionnaire is active: rounds waiting for one, groups about to open one.
@@ -92,6 +95,7 @@ def home_summary(user: User, today: date | None = None) -> HomeSummary:
         }
         summary.highlights = scheduling.coordinator_highlights(scope, now)
         summary.missing_questionnaire = missing_questionnaire(scope)
+        summary.board = board_for(scope, now=now)
         config = current_app.config
         summary.warnings = early_warnings(
             now, scope, drop=config["WARNING_DROP"], participation=config["WARNING_PARTICIPATION"],

@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("trends", __name__)
 
-from app.trends.routes import exports, group, programme, report  # noqa: E402,F401
+from app.trends.routes import board, exports, group, programme, report  # noqa: E402,F401

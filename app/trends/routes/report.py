@@ -14,6 +14,7 @@ from app.permissions import roles_required
 from app.timeutil import local_today, local_zone
 from app.trends import bp
 from app.trends import export_queries as eq
+from app.trends.board_queries import board_for
 from app.trends.charts import quarter_charts
 
 
@@ -49,5 +50,5 @@ def report():
         groups=groups, totals=totals, overview=overview, per_group=per_group, k=k, problem=problem,
         number=format_2dp, percent=format_pct,
         years=range(max(2000, local_today().year - 5), local_today().year + 1),
-        group_choices=in_scope, generated=local_today(),
+        group_choices=in_scope, generated=local_today(), board=board_for(current_user.coordinator_scope),
     ), (400 if problem else 200)
