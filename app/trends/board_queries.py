@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 
 from app import disclosure
 from app.accounts import rules as eligibility
@@ -119,7 +118,6 @@ def _without_eligible_lead(group_ids: list[int], now: datetime, horizon_days: in
         sa.select(Meeting)
         .where(Meeting.group_id.in_(group_ids), Meeting.status == "scheduled", Meeting.starts_at >= now,
                Meeting.starts_at < now + timedelta(days=horizon_days + 1))
-        .options(so.raiseload(Meeting.group))
         .order_by(Meeting.starts_at, Meeting.id)
     ))
     problems = problems_for(meetings)
@@ -168,7 +166,6 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
         sa.select(FeedbackRound)
         .where(FeedbackRound.group_id.in_(group_ids),
                sa.or_(FeedbackRound.status == "closed", FeedbackRound.closes_at <= now))
-        .options(so.lazyload(FeedbackRound.round_meetings), so.raiseload(FeedbackRound.group))
         .order_by(FeedbackRound.group_id, FeedbackRound.number)
     ) if not r.is_open(now)]
     rounds_of: dict[int, list[FeedbackRound]] = defaultdict(list)
