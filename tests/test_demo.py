@@ -27,7 +27,9 @@ from app.meetings.identifiers import find_identifiers
 from app.meetings.models import LeaderNote, MeetingRecord, Supervision
 from app.programme.models import Group, Membership, Organisation
 from app.scheduling.models import Meeting, MeetingLeader
+from app.trends.board_queries import programme_board
 from app.trends.group_queries import group_trend
+from app.trends.rules import AMBER, DECLINE_CHANGE, DECLINE_SLOPE, GREEN, RED, Thresholds
 from tests.conftest import _wipe
 from tests.invariant_checks import changed_meeting_breaches, leader_breaches, load_world, round_breaches
 
@@ -241,3 +243,23 @@ def test_the_member_sees_the_round_and_the_leader_the_meeting_on_their_home_page
         home = client.get("/").get_data(as_text=True)
         assert f"/meetings/{facilitate.id}" in home
         assert client.get(f"/meetings/{facilitate.id}/live").status_code == 200
+
+
+def test_the_board_flags_the_declining_group_with_its_reason_and_shows_the_improving_one_green(seeded, app):
+    icu, er = group_named(ICU), group_named(ER)
+    with time_machine.travel(seeded.now.replace(tzinfo=UTC), tick=False):
+        client = app.test_client()
+        assert client.post("/login", data={"email": "coordinator@demo.test",
+                                           "password": DEMO_PASSWORD}).status_code == 302
+        page = client.get("/board").get_data(as_text=True)
+        home = client.get("/").get_data(as_text=True)
+    board = programme_board(None, seeded.now, 3, Thresholds.from_config(app.config))
+    rows = {row.group_id: row for row in board.rows}
+    assert rows[icu.id].status == GREEN and rows[icu.id].findings == ()
+    declining = rows[er.id]
+    assert declining.status in (AMBER, RED)
+    decline = [f for f in declining.findings if f.rule in (DECLINE_SLOPE, DECLINE_CHANGE)]
+    assert {f.detail["key"] for f in decline} >= {"balint-feedback/wellbeing"}
+    assert f'data-board-group="{er.id}" data-board-status="{declining.status}"' in page
+    assert f'data-board-group="{icu.id}" data-board-status="green"' in page
+    assert 'data-board-rule="decline_slope"' in home and ER in home

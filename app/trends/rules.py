@@ -204,7 +204,9 @@ def decline_by_slope(points: Sequence[tuple[int, float]], t: Thresholds) -> Find
               "first_mean": points[0][1], "last_mean": points[-1][1]}
     if fit.high >= 0:
         return Finding(DECLINE_SLOPE, GREEN, detail)
-    return Finding(DECLINE_SLOPE, RED if fit.slope <= -t.decline_slope_red else AMBER, detail)
+    # A fall of exactly the threshold (0.2 a round, say) is red, whatever the float noise of the fit.
+    steep = fit.slope <= -t.decline_slope_red + 1e-12
+    return Finding(DECLINE_SLOPE, RED if steep else AMBER, detail)
 
 
 def decline_by_change(first: tuple[int, int, float, float], latest: tuple[int, int, float, float],
