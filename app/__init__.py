@@ -14,7 +14,8 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     """Build the app for `development`, `testing` or `production` (default: FLASK_CONFIG).
 
     `overrides` replaces settings after the config class is loaded (tests, benchmarks).
-    Raises RuntimeError for an unknown configuration or a production environment that lacks secrets.
+    Raises RuntimeError for an unknown configuration, a production environment that lacks secrets, or programme
+    board thresholds (BOARD_*) that contradict each other.
     """
     name = config_name or os.environ.get("FLASK_CONFIG", "development")
     if name not in CONFIGS:
@@ -27,6 +28,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.config.from_object(config)
     app.config["CONFIG_NAME"] = name
     app.config.update(overrides or {})
+    check_board_thresholds(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
 
     if app.config.get("MALLOC_MMAP_THRESHOLD"):
@@ -41,6 +43,17 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_template_helpers(app)
     register_proxies(app)
     return app
+
+
+def check_board_thresholds(config) -> None:
+    """Refuse to start with BOARD_* thresholds that contradict each other (a red milder than its amber), rather than
+    fail on every coordinator's home page later. Raises RuntimeError naming the variables."""
+    from app.trends.rules import Thresholds
+
+    try:
+        Thresholds.from_config(config)
+    except (ValueError, TypeError) as problem:
+        raise RuntimeError(f"Programme board thresholds: {problem}") from None
 
 
 def register_proxies(app: Flask) -> None:

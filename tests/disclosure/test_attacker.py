@@ -57,6 +57,11 @@ def check_every_number_is_true_and_rests_on_k(world, seen) -> None:
                 assert n is None or n == 0 or n >= K, item
             assert not hidden or sum(truth[v] for v in hidden) >= K or all(truth[v] == 0 for v in item.value
                                                                              if v not in hidden), item
+        elif item.kind == "share":  # responses in a concern band, of those scored: neither side below k
+            assert item.value.n == len(covered), item
+            assert item.value.in_band in range(0, item.value.n + 1), item
+            for side in (item.value.in_band, item.value.n - item.value.in_band):
+                assert side == 0 or side >= K, item
         else:  # free text or anonymised rows: only of cells of k or more responses
             assert len(world.in_parts(item.parts, disclosure.RESPONSES)) >= K, item
 

@@ -177,6 +177,8 @@ def read_everything(world) -> list[disclosure.Published]:
     from app.feedback import queries as results_queries
     from app.trends import export_queries as eq
     from app.trends import group_queries, programme_queries, warnings
+    from app.trends.board_queries import programme_board
+    from app.trends.rules import Thresholds
 
     now = world.now
     scopes = [None] + [o.id for o in world.organisations]
@@ -213,4 +215,5 @@ def read_everything(world) -> list[disclosure.Published]:
                 eq.quarter_report(scope, now - timedelta(days=30 * months + 120), now - timedelta(days=30 * months), K,
                                   "en")
             warnings.early_warnings(now, scope, drop=0.0, participation=0.0, days=10_000, k=K)
+            programme_board(scope, now, K, Thresholds())
     return seen

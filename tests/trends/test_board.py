@@ -282,8 +282,9 @@ def test_the_board_page_in_english_and_chinese(client, auth, db, org, coordinato
     client.post("/language", data={"lang": "zh_CN"})
     html = client.get("/board").get_data(as_text=True)
     assert f'data-board-group="{sliding.id}" data-board-status="red"' in html
-    assert "身心状态" in html  # the subscale's Chinese title inside the reason
-    assert 'data-rule-status="red"' in html
+    assert "项目状态看板" in html and "红色" in html and "绿色" in html
+    assert "身心状态在第4–8轮持续下降" in html  # the reason in Chinese, with the subscale's Chinese title
+    assert "<h1 class=\"h3 mb-3\">项目状态看板</h1>" in html
 
 
 def test_the_board_filters_by_organisation_and_refuses_an_unknown_one_with_a_message(client, auth, db, org, other_org,

@@ -180,3 +180,10 @@ def test_thresholds_come_from_config_keys_and_keep_defaults_for_the_rest():
 def test_contradictory_thresholds_are_refused(config):
     with pytest.raises(ValueError):
         Thresholds.from_config(config)
+
+
+def test_the_app_refuses_to_start_with_contradictory_thresholds():
+    from app import create_app
+
+    with pytest.raises(RuntimeError, match="BOARD_CONCERN_AMBER"):
+        create_app("testing", {"BOARD_CONCERN_AMBER": 0.9, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
