@@ -57,6 +57,7 @@ PAGES = {
     "schedule": Target("leader", "/groups/{group_id}/schedule", "main h1"),
     "group-trends": Target("coordinator", "/groups/{group_id}/trends", "#trend-attendance-chart .main-svg"),
     "programme-trends": Target("coordinator", "/trends", "#programme-heatmap .main-svg"),
+    "programme-board": Target("coordinator", "/board", "#board-table"),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -149,6 +150,35 @@ def test_a_response_between_two_items_scores_its_mean_against_the_band(db, org, 
     held(group, 3)
     concern = next(f for f in row_of(board(), group).findings if f.rule == rules.CONCERN)
     assert (concern.detail["in_band"], concern.detail["n"], concern.status) == (3, 6, RED)
+
+
+def test_published_concern_shares_equal_an_independent_count_on_random_rounds(db, org, instrument):
+    rng = random.Random(20261207)
+    truth: dict[int, list[tuple[int, int]]] = {}
+    for g in range(6):
+        group = make_group(org, f"Random concern {g}")
+        held(group, 3)
+        for number in range(1, 4):
+            answers = [(rng.randint(1, 5), rng.randint(1, 5)) for _ in range(rng.randint(0, 12))]
+            truth[add_round(group, number, instrument, answers).id] = answers
+    refresh_round_aggregates()
+    release = disclosure.Release(_db.session.query(FeedbackRound).all(), k=3, now=NOW)
+    with disclosure.observe() as seen:
+        shares = disclosure.concern_shares(release, list(truth))
+    shown = 0
+    for round_id, answers in truth.items():
+        scores = [(a + b) / 2 for a, b in answers]
+        in_band, n = sum(1 for s in scores if s <= 2.0), len(scores)
+        share = shares.get((round_id, WELLBEING))
+        publishable = n >= 3 and in_band in (0, *range(3, n + 1)) and n - in_band in (0, *range(3, n + 1))
+        if n == 0:
+            assert share is None
+        elif publishable:
+            assert (share.in_band, share.n) == (in_band, n)
+            shown += 1
+        else:
+            assert share is not None and share.in_band is None and share.n is None and share.reason
+    assert shown >= 3 and len([p for p in seen if p.kind == "share"]) == shown
 
 
 def _eligible_round(group, instrument, eligible: int, responses: int):
