@@ -51,6 +51,8 @@ class HomeSummary:
     highlights: scheduling.Highlights | None = None
     # For coordinators: the programme board (every active group red, amber or green, with the reasons).
     board: Board | None = None
+    # True when the scope has more than HOME_BOARD_MAX_GROUPS active groups: the home links to the board instead.
+    board_deferred: bool = False
     # For coordinators: early warnings (a subscale fell, low participation, no held meeting for long).
     warnings: list = field(default_factory=list)
     # For coordinators, when no questionnaire is active: rounds waiting for one, groups about to open one.
@@ -95,7 +97,11 @@ def home_summary(user: User, today: date | None = None) -> HomeSummary:
         }
         summary.highlights = scheduling.coordinator_highlights(scope, now)
         summary.missing_questionnaire = missing_questionnaire(scope)
-        summary.board = board_for(scope, now=now)
+        # A large programme's board takes seconds to gather (every group's last rounds): it stays on its own page.
+        if summary.counts["groups"] <= current_app.config["HOME_BOARD_MAX_GROUPS"]:
+            summary.board = board_for(scope, now=now)
+        else:
+            summary.board_deferred = True
         config = current_app.config
         summary.warnings = early_warnings(
             now, scope, drop=config["WARNING_DROP"], participation=config["WARNING_PARTICIPATION"],

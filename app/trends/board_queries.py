@@ -28,6 +28,9 @@ from app.scheduling.services.invariants import problems_for
 from app.timeutil import local_date
 from app.trends import rules
 
+#: The closed rounds of each group the board reads: the last ten, the span the group's trends page shows first.
+BOARD_ROUNDS = 10
+
 
 @dataclass(frozen=True)
 class BoardRow:
@@ -162,10 +165,19 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
         return board
     group_ids = [g[0] for g in groups]
 
-    closed = [r for r in db.session.scalars(
-        sa.select(FeedbackRound)
+    # Each group's last BOARD_ROUNDS closed rounds, as its trends page shows them first: the decline since "the
+    # group's first shown round" is since the first of those, and the page costs the same however long the history.
+    ranked = (
+        sa.select(FeedbackRound.id, sa.func.row_number().over(
+            partition_by=FeedbackRound.group_id, order_by=FeedbackRound.number.desc()).label("rank"))
         .where(FeedbackRound.group_id.in_(group_ids),
                sa.or_(FeedbackRound.status == "closed", FeedbackRound.closes_at <= now))
+        .subquery("ranked")
+    )
+    closed = [r for r in db.session.scalars(
+        sa.select(FeedbackRound)
+        .join(ranked, ranked.c.id == FeedbackRound.id)
+        .where(ranked.c.rank <= BOARD_ROUNDS)
         .order_by(FeedbackRound.group_id, FeedbackRound.number)
     ) if not r.is_open(now)]
     rounds_of: dict[int, list[FeedbackRound]] = defaultdict(list)

@@ -361,6 +361,17 @@ def test_the_coordinators_home_shows_the_raised_groups_and_the_report_the_whole_
     assert 'id="report-board"' in report and f'data-board-group="{steady.id}"' in report
 
 
+def test_a_large_programmes_home_links_to_the_board_instead_of_gathering_it(app, client, auth, db, org, coordinator,
+                                                                           instrument, monkeypatch):
+    sliding, _steady = _slide_for_the_pages(org, instrument)
+    monkeypatch.setitem(app.config, "HOME_BOARD_MAX_GROUPS", 1)
+    auth.login(coordinator)
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="home-board-deferred"' in html and f'data-board-group="{sliding.id}"' not in html
+    assert 'href="/board"' in html
+    assert f'data-board-group="{sliding.id}"' in client.get("/board").get_data(as_text=True)
+
+
 def test_the_board_export_lists_every_reason_and_is_audited(client, auth, db, org, coordinator, instrument):
     from app.audit.models import AuditEntry
 
