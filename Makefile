@@ -50,6 +50,7 @@ bench: install
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.two_hosts --if-data $(TWO_HOSTS_ARGS)
+	$(BIN)/python -m bench.channels $(CHANNELS_ARGS)
 
 extract-messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o messages.pot --no-location --omit-header . >/dev/null
