@@ -592,6 +592,14 @@ ORDER = tuple(COLUMNS)  # foreign keys point only to earlier tables (or to rows 
 # Columns the database fills itself: each leader row's copy of its meeting's times and liveness (the triggers of
 # migration 2026_12_06_meeting_leader_bookings keep them in step, on COPY and INSERT alike).
 FILLED_BY_DATABASE = {"meeting_leaders": {"starts_at", "ends_at", "live"}}
+# Columns the generated programme leaves to their default (NULL, or the server default): people's chat ids and
+# channels (the programme default, e-mail), responses' self-generated codes (no generated instrument asks for one),
+# and each notification's channel ('email') and platform error code.
+LEFT_TO_DEFAULT = {
+    "users": {"wecom_userid", "dingtalk_userid", "channels"},
+    "responses": {"code"},
+    "notifications": {"channel", "error_code"},
+}
 
 
 class Writer:
@@ -605,8 +613,8 @@ class Writer:
         self.tables = db.metadata.tables
         self.rows: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
         self.counts: dict[str, int] = dict.fromkeys(COLUMNS, 0)
-        for name, columns in COLUMNS.items():  # every column the table has (but those its triggers fill), no other
-            filled = FILLED_BY_DATABASE.get(name, set())
+        for name, columns in COLUMNS.items():  # every column the table has (but those filled or left), no other
+            filled = FILLED_BY_DATABASE.get(name, set()) | LEFT_TO_DEFAULT.get(name, set())
             assert set(columns) == {c.name for c in self.tables[name].columns} - filled, name
 
     def add(self, table: str, row: tuple) -> None:
