@@ -345,7 +345,7 @@ def whole_round_cells(rounds: Sequence, *, k: int, now: datetime) -> dict[int, d
         cell = totals.setdefault((atom[0], key), [0, 0.0, 0.0])
         cell[0], cell[1], cell[2] = cell[0] + n, cell[1] + total, cell[2] + total_sq
     out: dict[int, dict[str, Stat]] = defaultdict(dict)
-    for (round_id, key), (n, total, total_sq) in totals.items():
+    for (round_id, key), (n, total, total_sq) in sorted(totals.items()):  # one order, whatever the rows' order
         measure, parts = subscale_measure(key), (Part(round_id),)
         decision = rules.cell_decision(closed=closed[round_id], round_total=responses.get(round_id, 0),
                                        measure_total=n, categories={}, dimension=None, category=None,
