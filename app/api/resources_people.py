@@ -46,6 +46,12 @@ class PeopleImportRowSchema(Schema):
                          metadata={"description": "Names of groups to join (in the person's organisation)."})
     joined_on = fields.Date(allow_none=True, load_default=None,
                             metadata={"description": "The day they join the groups; today when left out."})
+    wecom_userid = fields.String(**_TEXT, validate=validate.Length(max=rules.MAX_LENGTHS["wecom_userid"]),
+                                 metadata={"description": "The person's WeCom (企业微信) userid; lets them choose "
+                                                          "WeCom messages. One person per id."})
+    dingtalk_userid = fields.String(**_TEXT, validate=validate.Length(max=rules.MAX_LENGTHS["dingtalk_userid"]),
+                                    metadata={"description": "The person's DingTalk (钉钉) userid; lets them "
+                                                             "choose DingTalk messages. One person per id."})
 
 
 class PeopleImportSchema(Schema):
@@ -90,6 +96,7 @@ def _source_row(line: int, item: dict) -> imports.SourceRow:
         department=item.get("department") or "", profession=item.get("profession") or "",
         roles=list(item.get("roles") or []), groups=list(item.get("groups") or []),
         joined_on=joined_on.isoformat() if joined_on else "",
+        wecom_userid=item.get("wecom_userid") or "", dingtalk_userid=item.get("dingtalk_userid") or "",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -85,6 +86,13 @@ CHANNELS = (EMAIL, WECOM, DINGTALK)
 CHAT_CHANNELS = (WECOM, DINGTALK)
 # Kinds that carry a one-time sign-in link: they go by e-mail only, whatever the person chose.
 EMAIL_ONLY_KINDS = frozenset({"invitation"})
+# What a WeCom or DingTalk user id looks like: letters, digits and _ . @ -, at most 64 of them.
+_PLATFORM_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+
+
+def is_platform_id(value: str) -> bool:
+    """True for a text that can be a WeCom or DingTalk user id."""
+    return bool(_PLATFORM_ID.fullmatch(value))
 
 
 def parse_channels(text: str | None) -> tuple[str, ...]:

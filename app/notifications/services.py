@@ -96,7 +96,49 @@ def channels_of(user: User, kind: str) -> tuple[str, ...]:
                               user.wecom_userid, user.dingtalk_userid)
 
 
-PLATFORM_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+def platform_id_owner(name: str, value: str, user: User | None) -> User | None:
+    """Another person who already has this WeCom (`name` wecom_userid) or DingTalk (dingtalk_userid) user id."""
+    column = getattr(User, name)
+    query = sa.select(User).where(column == value)
+    if user is not None and user.id is not None:
+        query = query.where(User.id != user.id)
+    return db.session.scalars(query.limit(1)).first()
+
+
+def _checked_ids(user: User, wanted: dict[str, str | None]) -> dict[str, str | None]:
+    """The user ids stripped (empty: None). Raises DomainError (with the field) for a text that is not a platform
+    user id, or one that another person already has (messages to it would reach the wrong person)."""
+    values = {}
+    for name, value in wanted.items():
+        value = (value or "").strip() or None
+        if value is not None and not rules.is_platform_id(value):
+            raise DomainError(_("A user id has letters, digits and _ . @ - only, at most 64 of them."), field=name)
+        if value is not None and value != getattr(user, name):
+            owner = platform_id_owner(name, value, user)
+            if owner is not None:
+                raise DomainError(_("The user id %(id)s already belongs to %(name)s.", id=value, name=owner.name),
+                                  field=name)
+        values[name] = value
+    return values
+
+
+def _save_channel_fields(actor: User | None, user: User, values: dict) -> dict:
+    """Set what changed, flush, audit (`user_channels_changed`); the changed fields."""
+    changed = {key: value for key, value in values.items() if getattr(user, key) != value}
+    for key, value in changed.items():
+        setattr(user, key, value)
+    db.session.flush()
+    if changed:
+        record_action(actor, "user_channels_changed", user, **changed)
+    return changed
+
+
+def set_platform_ids(actor: User | None, user: User, wecom_userid: str | None, dingtalk_userid: str | None) -> dict:
+    """Set the person's WeCom and/or DingTalk user id (None or empty: leave that one as it is); the channels they
+    chose stay. Flushes; audited. Raises DomainError as `set_channels` does for the ids. Returns what changed."""
+    wanted = {name: value for name, value in (("wecom_userid", wecom_userid), ("dingtalk_userid", dingtalk_userid))
+              if (value or "").strip()}
+    return _save_channel_fields(actor, user, _checked_ids(user, wanted))
 
 
 def set_channels(actor: User | None, user: User, wecom_userid: str | None, dingtalk_userid: str | None,
@@ -104,15 +146,11 @@ def set_channels(actor: User | None, user: User, wecom_userid: str | None, dingt
     """Set a person's WeCom and DingTalk user ids and the channels they want (None: the programme's default).
 
     Flushes; audited as `user_channels_changed` when something changed. Raises DomainError (with the field) for
-    an id that is not a platform user id (letters, digits, _ . @ -, at most 64), an unknown channel or one the
-    programme has off, a chat channel without the person's id on it, or an empty choice.
+    an id that is not a platform user id (letters, digits, _ . @ -, at most 64) or that another person has, an
+    unknown channel or one the programme has off, a chat channel without the person's id on it, or an empty
+    choice.
     """
-    values = {}
-    for name, value in (("wecom_userid", wecom_userid), ("dingtalk_userid", dingtalk_userid)):
-        value = (value or "").strip() or None
-        if value is not None and not PLATFORM_ID.fullmatch(value):
-            raise DomainError(_("A user id has letters, digits and _ . @ - only, at most 64 of them."), field=name)
-        values[name] = value
+    values = _checked_ids(user, {"wecom_userid": wecom_userid, "dingtalk_userid": dingtalk_userid})
     if channels is not None:
         chosen = rules.parse_channels(",".join(channels))
         unknown = set(channels) - set(chosen)
@@ -128,12 +166,7 @@ def set_channels(actor: User | None, user: User, wecom_userid: str | None, dingt
         values["channels"] = ",".join(chosen)
     else:
         values["channels"] = None
-    changed = {key: value for key, value in values.items() if getattr(user, key) != value}
-    for key, value in changed.items():
-        setattr(user, key, value)
-    db.session.flush()
-    if changed:
-        record_action(actor, "user_channels_changed", user, **changed)
+    _save_channel_fields(actor, user, values)
 
 
 def queue(

@@ -28,8 +28,9 @@ from app.programme import services as programme
 from app.programme.models import Membership
 from tests.factories import make_group, make_org, make_user
 
-EN = ["Name", "E-mail", "Staff number", "Organisation", "Department", "Profession", "Roles", "Groups", "Start date"]
-ZH = ["姓名", "邮箱", "工号", "单位", "科室", "职业", "角色", "小组", "加入日期"]
+EN = ["Name", "E-mail", "Staff number", "Organisation", "Department", "Profession", "Roles", "Groups", "Start date",
+      "WeCom user id", "DingTalk user id"]
+ZH = ["姓名", "邮箱", "工号", "单位", "科室", "职业", "角色", "小组", "加入日期", "企业微信账号", "钉钉账号"]
 
 
 # --- writing real files ----------------------------------------------------------------------------
@@ -117,7 +118,9 @@ def good_rows(org_name: str = "Test Hospital") -> list[list]:
     ("单位", "organisation"), ("机构", "organisation"), ("Organization", "organisation"), ("科室", "department"),
     ("部门", "department"), ("职业", "profession"), ("职称类别", "profession"), ("角色", "roles"),
     ("小组", "groups"), ("巴林特小组", "groups"), ("加入日期", "joined_on"), ("Start date", "joined_on"),
-    ("ＥＭＡＩＬ", "email"), ("身份证号", None), ("Mobile", None),
+    ("ＥＭＡＩＬ", "email"), ("身份证号", None), ("Mobile", None), ("企业微信账号", "wecom_userid"),
+    ("企业微信 UserID", "wecom_userid"), ("WeCom ID", "wecom_userid"), ("钉钉账号", "dingtalk_userid"),
+    ("DingTalk userid", "dingtalk_userid"), ("钉钉ID", "dingtalk_userid"),
 ])
 def test_header_names_in_english_and_chinese_name_the_fields(header, field):
     assert rules.field_of_header(header) == field
@@ -355,6 +358,63 @@ def test_staff_numbers_identify_people_within_their_organisation(db, hospital, m
     moved = imports.import_people(None, [imports.SourceRow(2, "", "member@example.org", "S-1", other.name)])
     assert moved.rows[0].outcome == imports.UPDATED
     assert (db.session.get(StaffNumber, member.id).organisation_id, member.organisation_id) == (other.id, other.id)
+
+
+def test_wecom_and_dingtalk_user_ids_come_in_with_the_file_and_reach_the_person_there(
+    app, db, hospital, member, leader, monkeypatch
+):
+    from app.notifications import services as notifications
+
+    monkeypatch.setitem(app.config, "NOTIFY_CHANNELS", "email,wecom,dingtalk")
+    monkeypatch.setitem(app.config, "NOTIFY_DEFAULT_CHANNELS", "wecom")
+    leader.channels = "email,dingtalk"
+    leader.dingtalk_userid = "dd-old"
+    db.session.commit()
+    content = xlsx_bytes(ZH, [
+        ["王芳", "wang.fang@example.org", "", "Test Hospital", "", "护士", "", "", "", "wx-wang", "dd-wang"],
+        ["", "member@example.org", "", "", "", "", "", "", "", "ｗｘ－ｍａ", ""],
+        ["", "leader@example.org", "", "", "", "", "", "", "", "", "dd-li"],
+    ])
+    rows = imports.rows_from_table(read_table(content))
+    result = imports.import_people(None, rows)
+    db.session.commit()
+    assert [r.outcome for r in result.rows] == [imports.NEW, imports.UPDATED, imports.UPDATED]
+    assert result.rows[1].details == ["WeCom user id: — → wx-ma"]  # full-width forms made ordinary
+    assert result.rows[2].details == ["DingTalk user id: dd-old → dd-li"]
+    wang = db.session.scalars(sa.select(User).where(User.email == "wang.fang@example.org")).one()
+    assert (wang.wecom_userid, wang.dingtalk_userid, wang.channels) == ("wx-wang", "dd-wang", None)
+    db.session.refresh(leader)
+    assert (leader.dingtalk_userid, leader.channels) == ("dd-li", "email,dingtalk")  # their choice is kept
+    assert notifications.channels_of(wang, "meeting_reminder") == ("wecom",)
+    assert notifications.channels_of(db.session.get(User, member.id), "meeting_reminder") == ("wecom",)
+    again = imports.import_people(None, rows)
+    assert again.changes == 0 and {r.outcome for r in again.rows} == {imports.UNCHANGED}
+    changes = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "user_channels_changed")).all()
+    assert len(changes) == 3
+
+
+def test_a_platform_user_id_that_is_malformed_twice_in_the_file_or_someone_elses_refuses_its_row(
+    db, hospital, member, leader
+):
+    leader.wecom_userid = "wx-li"
+    db.session.commit()
+    result = imports.import_people(None, [
+        imports.SourceRow(2, "A", "a@example.org", wecom_userid="has space"),
+        imports.SourceRow(3, "B", "b@example.org", dingtalk_userid="dd-1"),
+        imports.SourceRow(4, "C", "c@example.org", dingtalk_userid="dd-1"),
+        imports.SourceRow(5, "", "member@example.org", wecom_userid="wx-li"),
+        imports.SourceRow(6, "D", "d@example.org", dingtalk_userid="x" * 65),
+    ])
+    assert [(r.outcome, r.details) for r in result.rows if r.outcome == imports.REFUSED] == [
+        (imports.REFUSED, ["WeCom user id “has space” is not a user id: letters, digits and _ . @ - only."]),
+        (imports.REFUSED, ["DingTalk user id dd-1 is already in row 3 of the file."]),
+        (imports.REFUSED, ["The user id wx-li already belongs to Leader Li."]),
+        (imports.REFUSED, ["DingTalk user id is longer than 64 characters."]),
+    ]
+    db.session.refresh(member)
+    assert member.wecom_userid is None
+    own = imports.import_people(None, [imports.SourceRow(2, "", "leader@example.org", wecom_userid="wx-li")])
+    assert own.rows[0].outcome == imports.UNCHANGED  # the leader keeping their own id
 
 
 def test_a_new_person_needs_a_name_and_a_coordinator_role_is_never_given_by_import(db, hospital):

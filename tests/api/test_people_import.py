@@ -118,7 +118,22 @@ def test_the_openapi_document_states_exactly_which_fields_are_required(client):
     assert schemas["PeopleImport"]["required"] == ["rows"]
     assert sorted(schemas["PeopleImportRow"]["required"]) == ["email", "name"]
     assert set(schemas["PeopleImportRow"]["properties"]) == {
-        "name", "email", "staff_number", "organisation", "department", "profession", "roles", "groups", "joined_on"}
+        "name", "email", "staff_number", "organisation", "department", "profession", "roles", "groups", "joined_on",
+        "wecom_userid", "dingtalk_userid"}
+
+
+def test_platform_user_ids_are_imported_through_the_api(db, api, world, coordinator, member):
+    rows = [{"name": "Wang Fang", "email": "wang.fang@example.org", "wecom_userid": "wx-wang"},
+            {"name": "Member Ma", "email": "member@example.org", "dingtalk_userid": "dd-ma", "wecom_userid": None},
+            {"name": "Bad", "email": "bad@example.org", "wecom_userid": "a b"}]
+    body = api.as_(coordinator).post(URL, json={"rows": rows}).get_json()
+    assert [r["outcome"] for r in body["rows"]] == ["new", "updated", "refused"]
+    assert body["rows"][1]["details"] == ["DingTalk user id: — → dd-ma"]
+    assert db.session.scalars(sa.select(User.wecom_userid).where(User.email == "wang.fang@example.org")).one() == \
+        "wx-wang"
+    too_long = api.as_(coordinator).post(URL, json={"rows": [{"name": "X", "email": "x@example.org",
+                                                              "dingtalk_userid": "d" * 65}]})
+    assert too_long.status_code == 422
 
 
 def test_a_body_with_only_the_required_fields_is_accepted(db, api, world, coordinator):

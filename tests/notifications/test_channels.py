@@ -318,6 +318,24 @@ def test_setting_channels_checks_ids_and_the_programmes_channels(app, db, member
     assert member.channels is None
 
 
+def test_a_platform_user_id_belongs_to_one_person(app, db, member, leader, coordinator):
+    """Messages to an id reach whoever holds it on the platform: a second person never gets the same id."""
+    import pytest
+
+    from app.errors import DomainError
+
+    services.set_channels(coordinator, member, "wx-shared", "dd-shared", None)
+    for wx_id, dd_id, field in (("wx-shared", None, "wecom_userid"), (None, "dd-shared", "dingtalk_userid")):
+        with pytest.raises(DomainError) as refused:
+            services.set_channels(coordinator, leader, wx_id, dd_id, None)
+        assert refused.value.field == field and member.name in refused.value.message
+        with pytest.raises(DomainError):
+            services.set_platform_ids(coordinator, leader, wx_id, dd_id)
+    services.set_channels(coordinator, member, "wx-shared", "dd-shared", ["email"])  # keeping one's own id is fine
+    assert services.set_platform_ids(coordinator, leader, "wx-leader", "") == {"wecom_userid": "wx-leader"}
+    assert (leader.wecom_userid, leader.dingtalk_userid, leader.channels) == ("wx-leader", None, None)
+
+
 # --- flask notify test -----------------------------------------------------------------------
 
 def test_notify_test_sends_one_wecom_message_and_prints_the_platforms_answer(app, db, member, platforms):

@@ -10,19 +10,24 @@ import re
 import unicodedata
 from datetime import date, datetime
 
+from app.notifications.rules import is_platform_id
+
 #: The fields of an import row, in the order of the template's columns.
 FIELDS = ("name", "email", "staff_number", "organisation", "department", "profession", "roles", "groups",
-          "joined_on")
+          "joined_on", "wecom_userid", "dingtalk_userid")
 #: Columns a file must have (the header row names them); every other column is optional.
 REQUIRED_COLUMNS = ("name", "email")
 LIST_FIELDS = ("roles", "groups")
+#: The people's user ids on the chat platforms (what WeCom and DingTalk messages are addressed to).
+PLATFORM_ID_FIELDS = ("wecom_userid", "dingtalk_userid")
 
 #: Most rows one import takes (a file, a command or an API call), and the largest file accepted.
 MAX_ROWS = 5000
 MAX_FILE_BYTES = 5 * 1024 * 1024
 #: The longest value each field may hold (the columns that store them).
 MAX_LENGTHS = {"name": 120, "email": 254, "staff_number": 40, "organisation": 200, "department": 120,
-               "profession": 60, "roles": 60, "groups": 200, "joined_on": 40}
+               "profession": 60, "roles": 60, "groups": 200, "joined_on": 40, "wecom_userid": 64,
+               "dingtalk_userid": 64}
 MAX_LIST_ITEMS = 20
 
 # Header names, compared after `header_key` (NFKC, case-folded, without spaces, punctuation and anything in
@@ -44,13 +49,18 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
                "所在小组", "组别"),
     "joined_on": ("startdate", "joinedon", "joined", "joindate", "joiningdate", "from", "since", "加入日期",
                   "入组日期", "开始日期", "加入时间"),
+    "wecom_userid": ("wecomuserid", "wecomid", "wecom", "wecomaccount", "workwechatid", "workwechatuserid",
+                     "wechatworkid", "wechatworkuserid", "企业微信", "企业微信id", "企业微信userid", "企业微信账号",
+                     "企业微信帐号", "企业微信用户id", "企微账号", "企微id"),
+    "dingtalk_userid": ("dingtalkuserid", "dingtalkid", "dingtalk", "dingtalkaccount", "钉钉", "钉钉id",
+                        "钉钉userid", "钉钉账号", "钉钉帐号", "钉钉用户id"),
 }
 
 #: The template's header row per language (each is one of the synonyms above).
 TEMPLATE_HEADERS: dict[str, tuple[str, ...]] = {
     "en": ("Name", "E-mail", "Staff number", "Organisation", "Department", "Profession", "Roles", "Groups",
-           "Start date"),
-    "zh_CN": ("姓名", "邮箱", "工号", "单位", "科室", "职业", "角色", "小组", "加入日期"),
+           "Start date", "WeCom user id", "DingTalk user id"),
+    "zh_CN": ("姓名", "邮箱", "工号", "单位", "科室", "职业", "角色", "小组", "加入日期", "企业微信账号", "钉钉账号"),
 }
 
 PROFESSION_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -81,6 +91,7 @@ UNKNOWN_ROLE = "unknown_role"
 COORDINATOR_ROLE = "coordinator_role"
 BAD_DATE = "bad_date"
 TOO_MANY_ITEMS = "too_many_items"
+BAD_PLATFORM_ID = "bad_platform_id"
 
 _DROPPED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _LIST_SEPARATORS = re.compile(r"[,;、|\n]+")
@@ -210,9 +221,11 @@ def cell_text(value) -> str:
 
 
 def value_problem(field: str, value: str) -> str | None:
-    """What is wrong with a cleaned scalar value, as a code (TOO_LONG, FORMULA), or None."""
+    """What is wrong with a cleaned scalar value, as a code (TOO_LONG, FORMULA, BAD_PLATFORM_ID), or None."""
     if len(value) > MAX_LENGTHS[field]:
         return TOO_LONG
     if value.startswith("="):
         return FORMULA
+    if field in PLATFORM_ID_FIELDS and value and not is_platform_id(value):
+        return BAD_PLATFORM_ID
     return None

@@ -31,6 +31,7 @@ from app.accounts.people_import.spreadsheets import ImportFileError, Table, read
 from app.audit.services import record_action
 from app.errors import DomainError, NotAllowed
 from app.extensions import db
+from app.notifications import services as notifications
 from app.notifications.invitations import queue_invitations
 from app.programme import services as programme
 from app.programme.models import Group, Membership, Organisation
@@ -64,23 +65,26 @@ class SourceRow:
     roles: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     joined_on: str = ""
+    wecom_userid: str = ""
+    dingtalk_userid: str = ""
 
     def to_list(self) -> list:
         return [self.line, self.name, self.email, self.staff_number, self.organisation, self.department,
-                self.profession, self.roles, self.groups, self.joined_on]
+                self.profession, self.roles, self.groups, self.joined_on, self.wecom_userid, self.dingtalk_userid]
 
     @classmethod
     def from_list(cls, data: list) -> SourceRow:
         """The row `to_list` gave. Raises ValueError for anything else."""
-        if not isinstance(data, list) or len(data) != 10 or not isinstance(data[0], int):
+        if not isinstance(data, list) or len(data) != 12 or not isinstance(data[0], int):
             raise ValueError("not a row")
-        texts = data[1:7] + [data[9]]
+        texts = data[1:7] + data[9:12]
         lists = data[7:9]
         if not all(isinstance(t, str) for t in texts) or not all(
             isinstance(items, list) and all(isinstance(i, str) for i in items) for items in lists
         ):
             raise ValueError("not a row")
-        return cls(data[0], *data[1:7], roles=list(data[7]), groups=list(data[8]), joined_on=data[9])
+        return cls(data[0], *data[1:7], roles=list(data[7]), groups=list(data[8]), joined_on=data[9],
+                   wecom_userid=data[10], dingtalk_userid=data[11])
 
 
 @dataclass
@@ -133,6 +137,7 @@ def column_label(name: str) -> str:
         "name": _("Name"), "email": _("E-mail"), "staff_number": _("Staff number"),
         "organisation": _("Organisation"), "department": _("Department"), "profession": _("Profession"),
         "roles": _("Roles"), "groups": _("Groups"), "joined_on": _("Start date"),
+        "wecom_userid": _("WeCom user id"), "dingtalk_userid": _("DingTalk user id"),
     }[name]
 
 
@@ -198,6 +203,7 @@ def rows_from_table(table: Table) -> list[SourceRow]:
             organisation=cell(cells, "organisation"), department=cell(cells, "department"),
             profession=cell(cells, "profession"), roles=rules.split_list(cell(cells, "roles")),
             groups=rules.split_list(cell(cells, "groups")), joined_on=cell(cells, "joined_on"),
+            wecom_userid=cell(cells, "wecom_userid"), dingtalk_userid=cell(cells, "dingtalk_userid"),
         )
         for line, cells in table.rows
     ]
@@ -266,15 +272,18 @@ class _Clean:
     groups: list[str]
     joined_on: date
     joined_on_given: bool
+    wecom_userid: str = ""
+    dingtalk_userid: str = ""
 
 
 def _clean_row(row: SourceRow, today: date) -> tuple[_Clean | None, list[str]]:
     """The row cleaned, or None with every reason it cannot be imported (checked without the database)."""
     reasons: list[str] = []
     values = {name: rules.clean_text(getattr(row, name)) for name in
-              ("name", "email", "staff_number", "organisation", "department", "profession", "joined_on")}
+              ("name", "email", "staff_number", "organisation", "department", "profession", "joined_on",
+               *rules.PLATFORM_ID_FIELDS)}
     values["email"] = accounts.normalise_email(values["email"])
-    for name in ("name", "email", "staff_number", "organisation", "department"):
+    for name in ("name", "email", "staff_number", "organisation", "department", *rules.PLATFORM_ID_FIELDS):
         problem = rules.value_problem(name, values[name])
         if problem == rules.TOO_LONG:
             reasons.append(_("%(column)s is longer than %(n)d characters.", column=column_label(name),
@@ -282,6 +291,9 @@ def _clean_row(row: SourceRow, today: date) -> tuple[_Clean | None, list[str]]:
         elif problem == rules.FORMULA and name != "email":
             reasons.append(_("%(column)s holds a spreadsheet formula, not a value: type the value itself.",
                              column=column_label(name)))
+        elif problem == rules.BAD_PLATFORM_ID:
+            reasons.append(_("%(column)s “%(value)s” is not a user id: letters, digits and _ . @ - only.",
+                             column=column_label(name), value=values[name][:64]))
     email_problem = rules.check_email(values["email"])
     if not values["email"]:
         reasons.append(_("The e-mail address is missing."))
@@ -327,7 +339,8 @@ def _clean_row(row: SourceRow, today: date) -> tuple[_Clean | None, list[str]]:
         return None, reasons
     return _Clean(line=row.line, name=values["name"], email=values["email"], staff_number=values["staff_number"],
                   organisation=values["organisation"], department=values["department"], profession=profession,
-                  roles=roles, groups=groups, joined_on=joined_on, joined_on_given=bool(values["joined_on"])), []
+                  roles=roles, groups=groups, joined_on=joined_on, joined_on_given=bool(values["joined_on"]),
+                  wecom_userid=values["wecom_userid"], dingtalk_userid=values["dingtalk_userid"]), []
 
 
 def _chunks(values: list, size: int = _CHUNK):
@@ -458,6 +471,14 @@ def _set_staff_number(ctx: _Context, user: User, wanted: tuple[int, str] | None,
                   number=wanted[1] if wanted else None)
 
 
+def _set_platform_ids(ctx: _Context, user: User, row: _Clean) -> list[str]:
+    """Give the person the row's WeCom and DingTalk user ids (empty cells keep theirs); the changes in words.
+    Raises DomainError for an id another person already has."""
+    old = {name: getattr(user, name) for name in rules.PLATFORM_ID_FIELDS}
+    changed = notifications.set_platform_ids(ctx.actor, user, row.wecom_userid, row.dingtalk_userid)
+    return [_change(name, old[name], changed[name]) for name in rules.PLATFORM_ID_FIELDS if name in changed]
+
+
 @dataclass
 class _Applied:
     """A row applied: its outcome, the changes in words, the person, the groups joined and the staff number."""
@@ -494,6 +515,7 @@ def _apply_row(ctx: _Context, row: _Clean) -> _Applied:
         if wanted_staff is not None:
             _set_staff_number(ctx, user, wanted_staff, new=True)
         changes.append(_("Roles: %(roles)s", roles=", ".join(role_label(r) for r in sorted(user.roles))))
+        _set_platform_ids(ctx, user, row)
         outcome = NEW
         staff = wanted_staff
     else:
@@ -525,6 +547,7 @@ def _apply_row(ctx: _Context, row: _Clean) -> _Applied:
             _set_staff_number(ctx, user, wanted_staff)
             changes.append(_change("staff_number", staff[1] if staff else None, row.staff_number))
             staff = wanted_staff
+        changes.extend(_set_platform_ids(ctx, user, row))
         outcome = UPDATED if changes else UNCHANGED
 
     joined: list[int] = []
@@ -574,6 +597,7 @@ def _check_rows(sources: list[SourceRow], today: date) -> list[tuple[SourceRow, 
     checked = []
     first_email: dict[str, int] = {}
     first_staff: dict[tuple[str, str], int] = {}
+    first_platform_id: dict[tuple[str, str], int] = {}
     for source in sources:
         clean, reasons = _clean_row(source, today)
         if clean is not None:
@@ -589,6 +613,15 @@ def _check_rows(sources: list[SourceRow], today: date) -> list[tuple[SourceRow, 
                                      number=clean.staff_number, row=first_staff[key]))
                 else:
                     first_staff[key] = clean.line
+            for name in rules.PLATFORM_ID_FIELDS:
+                value = getattr(clean, name)
+                if not value:
+                    continue
+                if (name, value) in first_platform_id:
+                    reasons.append(_("%(column)s %(value)s is already in row %(row)d of the file.",
+                                     column=column_label(name), value=value, row=first_platform_id[(name, value)]))
+                else:
+                    first_platform_id[(name, value)] = clean.line
         checked.append((source, None if reasons else clean, reasons))
     return checked
 
@@ -682,7 +715,7 @@ def template_workbook(actor: User | None, language: str) -> bytes:
         "张伟" if chinese else "Zhang Wei", "zhang.wei@example.invalid", "10023",
         org.name if org else ("示例医院" if chinese else "Example Hospital"),
         "儿科" if chinese else "Paediatrics", "医生" if chinese else "Physician", "成员" if chinese else "Member",
-        group.name if group else "", local_today().isoformat(),
+        group.name if group else "", local_today().isoformat(), "ZhangWei", "",
     ]
     yes, no = _("yes"), _("no")
     what = {
@@ -697,6 +730,10 @@ def template_workbook(actor: User | None, language: str) -> bytes:
                    "Roles are only added, never removed."),
         "groups": _("Groups to join, by name, separated by commas."),
         "joined_on": _("The day they join those groups, e.g. 2027-01-15. Empty: the day of the import."),
+        "wecom_userid": _("Their userid in the hospital's WeCom (企业微信): in the WeCom admin console, Contacts. "
+                          "Lets them choose WeCom messages. Empty: keeps theirs."),
+        "dingtalk_userid": _("Their userid in the hospital's DingTalk (钉钉) organisation: in the DingTalk admin "
+                             "console, Contacts. Lets them choose DingTalk messages. Empty: keeps theirs."),
     }
     notes = [[_("Column"), _("Header (English, Chinese)"), _("What to write"), _("Required")]]
     for name, english, chinese in zip(rules.FIELDS, rules.TEMPLATE_HEADERS["en"], rules.TEMPLATE_HEADERS["zh_CN"],
