@@ -32,8 +32,8 @@ class User(UserMixin, db.Model):
     email_reminders: so.Mapped[bool] = so.mapped_column(default=True, server_default=sa.true())
     # Chat platforms: the person's account id there (set by a coordinator or the API), and the channels they
     # want, comma-separated ("email,wecom"); None follows the programme's default (NOTIFY_DEFAULT_CHANNELS).
-    wecom_userid: so.Mapped[str | None] = so.mapped_column(sa.String(64))
-    dingtalk_userid: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    wecom_userid: so.Mapped[str | None] = so.mapped_column(sa.String(64), index=True, unique=True)
+    dingtalk_userid: so.Mapped[str | None] = so.mapped_column(sa.String(64), index=True, unique=True)
     channels: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     organisation_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True

@@ -125,9 +125,12 @@ def _checked_ids(user: User, wanted: dict[str, str | None]) -> dict[str, str | N
 def _save_channel_fields(actor: User | None, user: User, values: dict) -> dict:
     """Set what changed, flush, audit (`user_channels_changed`); the changed fields."""
     changed = {key: value for key, value in values.items() if getattr(user, key) != value}
-    for key, value in changed.items():
-        setattr(user, key, value)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # two requests giving one id at once: the index refuses the second
+            for key, value in changed.items():
+                setattr(user, key, value)
+    except IntegrityError:
+        raise DomainError(_("Another person was given this user id at the same moment.")) from None
     if changed:
         record_action(actor, "user_channels_changed", user, **changed)
     return changed

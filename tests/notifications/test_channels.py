@@ -334,6 +334,9 @@ def test_a_platform_user_id_belongs_to_one_person(app, db, member, leader, coord
     services.set_channels(coordinator, member, "wx-shared", "dd-shared", ["email"])  # keeping one's own id is fine
     assert services.set_platform_ids(coordinator, leader, "wx-leader", "") == {"wecom_userid": "wx-leader"}
     assert (leader.wecom_userid, leader.dingtalk_userid, leader.channels) == ("wx-leader", None, None)
+    with pytest.raises(DomainError):  # past the check (two requests at once) the unique index refuses it
+        services._save_channel_fields(coordinator, leader, {"wecom_userid": "wx-shared"})
+    assert (leader.wecom_userid, member.wecom_userid) == ("wx-leader", "wx-shared")
 
 
 # --- flask notify test -----------------------------------------------------------------------
