@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.disclosure import rules
-from app.feedback.stats import summary
+from app.feedback.stats import reliability, summary
 
 RELIABLE = 1.96  # |RCI| above this is reliable change (p < .05, two-sided)
 
@@ -32,24 +32,19 @@ SMALL_COUNT = rules.SMALL_COUNT
 
 
 def cronbach_alpha(rows: Sequence[Sequence[float]]) -> float | None:
-    """Cronbach's α of complete rows (one per response, one value per item): k/(k−1)·(1 − Σσᵢ²/σₓ²), sample
-    variances. None with fewer than two items or two rows, or when the total score does not vary."""
+    """Cronbach's α of complete rows (one per response, one value per item), by the same computation as the
+    reliability shown beside the means (app.feedback.stats.reliability, from the items' and scores' sums).
+    None with fewer than two items or two rows, or when the total score does not vary."""
     rows = [list(map(float, r)) for r in rows]
     if len(rows) < 2 or not rows[0] or len(rows[0]) < 2:
         return None
     items = len(rows[0])
     if any(len(r) != items for r in rows):
         raise ValueError("every row needs one value per item")
-
-    def variance(values: list[float]) -> float:
-        mean = math.fsum(values) / len(values)
-        return math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
-
-    total_variance = variance([math.fsum(r) for r in rows])
-    if total_variance <= 1e-12 * max(1.0, max(abs(math.fsum(r)) for r in rows)) ** 2:
-        return None
-    item_variances = math.fsum(variance([r[i] for r in rows]) for i in range(items))
-    return items / (items - 1) * (1 - item_variances / total_variance)
+    n = len(rows)
+    item_sums = [(n, math.fsum(r[i] for r in rows), math.fsum(r[i] * r[i] for r in rows)) for i in range(items)]
+    scores = [math.fsum(r) / items for r in rows]
+    return reliability(items, item_sums, (n, math.fsum(scores), math.fsum(s * s for s in scores))).alpha
 
 
 def sample_sd(values: Sequence[float]) -> float | None:
