@@ -14,6 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.disclosure.release import Part, announce, subscale_measure
 from app.extensions import db
 from app.feedback import scoring
 from app.feedback.models import Answer, FeedbackRound, Response, ResponseScore
@@ -150,6 +151,8 @@ def group_pairs(rounds: Sequence[FeedbackRound], definitions: dict[int, scoring.
             alpha = subscale_alpha(definition, sub, items.get(first.id, {}))
             change = paired.paired_change(x1, x2, alpha, scored_first=scored.get((first.id, key), 0),
                                           scored_second=scored.get((second.id, key), 0), k=k)
+            if change.shown:  # told to observers like every other published figure (app.disclosure.observe)
+                announce("pairs", subscale_measure(key), (Part(first.id), Part(second.id)), change)
             pair.subscales.append(SubscalePairs(key, scoring.localised(sub.title, locale), change))
         out.append(pair)
     return out

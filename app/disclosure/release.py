@@ -107,7 +107,7 @@ class Share:
 class Published:
     """What observers hear: a shown Stat, a Distribution or the free text of a cell."""
 
-    kind: str  # "stat" | "distribution" | "share" | "text" | "rows"
+    kind: str  # "stat" | "distribution" | "share" | "text" | "rows" | "pairs" (paired change of two rounds)
     measure: str
     parts: tuple[Part, ...]
     value: object
@@ -128,7 +128,8 @@ def observe() -> Iterator[list[Published]]:
         _observers.remove(seen.append)
 
 
-def _announce(kind: str, measure: str, parts: tuple[Part, ...], value: object) -> None:
+def announce(kind: str, measure: str, parts: tuple[Part, ...], value: object) -> None:
+    """Tell the observers (`observe`) that a figure of these parts is published."""
     for observer in list(_observers):
         observer(Published(kind, measure, parts, value))
 
@@ -276,7 +277,7 @@ class Release:
                 counts[value] = counts.get(value, 0) + n
         hidden = rules.hidden_counts(counts, self.k)
         shown = {v: (None if v in hidden else n) for v, n in counts.items()}
-        _announce("distribution", measure, parts, shown)
+        announce("distribution", measure, parts, shown)
         return Distribution(measure, parts, shown)
 
     def texts(self, round_id: int, codes: Iterable[str], *, released_only: bool, dimension: str | None = None,
@@ -291,7 +292,7 @@ class Release:
             if self._in(atom, dimension, category)
         ]
         _shuffle(found)
-        _announce("text", RESPONSES, parts, len(found))
+        announce("text", RESPONSES, parts, len(found))
         return found
 
 
@@ -302,7 +303,7 @@ def _shown(measure: str, parts: tuple[Part, ...], sums: tuple[int, float, float]
     else:
         mean, sd, low, high = summary(n, total, total_sq)
         stat = Stat(measure, parts, n, mean, sd, low, high, sums=sums)
-    _announce("stat", measure, parts, stat)
+    announce("stat", measure, parts, stat)
     return stat
 
 
@@ -476,7 +477,7 @@ def anonymised_rows(rounds: Sequence, *, k: int, now: datetime) -> dict[int, lis
         rows = [sorted(given) for given in answers.get(r.id, {}).values()]
         _shuffle(rows)
         out[r.id] = rows
-        _announce("rows", RESPONSES, (Part(r.id),), len(rows))
+        announce("rows", RESPONSES, (Part(r.id),), len(rows))
     return out
 
 
@@ -488,7 +489,7 @@ def anonymised_texts(rounds: Sequence, codes: Iterable[str], *, k: int, now: dat
         out[atom[0]].append(Text(code, text, review, response_id))
     for round_id, texts in out.items():
         _shuffle(texts)
-        _announce("text", RESPONSES, (Part(round_id),), len(texts))
+        announce("text", RESPONSES, (Part(round_id),), len(texts))
     return dict(out)
 
 
@@ -515,6 +516,6 @@ def concern_shares(release: Release, round_ids: Iterable[int]) -> dict[tuple[int
             out[(round_id, key)] = Share(measure, parts, reason=rules.BELOW_K)
             continue
         share = Share(measure, parts, in_band, n)
-        _announce("share", measure, parts, share)
+        announce("share", measure, parts, share)
         out[(round_id, key)] = share
     return out

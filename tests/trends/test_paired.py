@@ -183,6 +183,26 @@ def test_paired_figures_equal_numpy_on_the_database(db, group, people, coordinat
     assert change.alpha == pytest.approx(numpy_alpha(rows), abs=1e-9)
 
 
+def test_shown_paired_figures_are_announced_with_both_rounds_and_hidden_ones_are_not(db, group, people):
+    from app import disclosure
+
+    instrument = make_instrument(CODED)
+    first, second = consecutive_rounds(group, people, instrument)
+    rng = np.random.default_rng(13)
+    codes = [code(str(i), "5", "w") for i in range(8)]
+    submit_all(first, people, answers_from(rng, 8), codes)
+    submit_all(second, people, answers_from(rng, 8), codes)
+    with disclosure.observe() as seen:
+        [pair] = group_queries.group_trend(group, k=K).pairs
+    told = {(p.measure, p.parts): p.value for p in seen if p.kind == "pairs"}
+    both = (disclosure.Part(first.id), disclosure.Part(second.id))
+    assert told == {(disclosure.subscale_measure(s.key), both): s.change for s in pair.subscales}
+    assert len(told) == 2 and all(change.pairs == 8 for change in told.values())
+    with disclosure.observe() as seen:
+        group_queries.group_trend(group, k=9)  # fewer than k pairs: nothing shown, nothing told
+    assert [p for p in seen if p.kind == "pairs"] == []
+
+
 def test_codes_pair_only_the_same_facts_and_small_remainders_hide_figures(db, group, people):
     instrument = make_instrument(CODED)
     first, second = consecutive_rounds(group, people, instrument)
