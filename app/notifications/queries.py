@@ -123,26 +123,22 @@ def delivery_log(scope_org_id: int | None, channel: str | None = None, status: s
     user), or with `channel` ROBOT one per group post (GroupPost). A coordinator of one organisation
     (`scope_org_id`) sees its people's messages and its groups' posts only."""
     if channel == ROBOT:
+        model, owner = GroupPost, Group
         query = sa.select(GroupPost).join(Group, Group.id == GroupPost.group_id).options(
             so.contains_eager(GroupPost.group))
-        if scope_org_id is not None:
-            query = query.where(Group.organisation_id == scope_org_id)
-        if status:
-            query = query.where(GroupPost.status == status)
-        if kind:
-            query = query.where(GroupPost.kind == kind)
-        return query.order_by(GroupPost.created_at.desc(), GroupPost.id.desc())
-    query = sa.select(Notification).join(User, User.id == Notification.user_id).options(
-        so.contains_eager(Notification.user))
+    else:
+        model, owner = Notification, User
+        query = sa.select(Notification).join(User, User.id == Notification.user_id).options(
+            so.contains_eager(Notification.user))
+        if channel:
+            query = query.where(Notification.channel == channel)
     if scope_org_id is not None:
-        query = query.where(User.organisation_id == scope_org_id)
-    if channel:
-        query = query.where(Notification.channel == channel)
+        query = query.where(owner.organisation_id == scope_org_id)
     if status:
-        query = query.where(Notification.status == status)
+        query = query.where(model.status == status)
     if kind:
-        query = query.where(Notification.kind == kind)
-    return query.order_by(Notification.created_at.desc(), Notification.id.desc())
+        query = query.where(model.kind == kind)
+    return query.order_by(model.created_at.desc(), model.id.desc())
 
 
 @dataclass
