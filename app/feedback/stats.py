@@ -126,10 +126,12 @@ class Reliability:
 def cronbach_alpha(n_items: int, item_spreads: Sequence[float], total_spread: float) -> float:
     """Cronbach's alpha k/(k − 1)·(1 − Σσᵢ²/σₓ²) from the items' and the total's sums of squared deviations.
 
-    The sums of squares of one sample share the divisor n − 1, which cancels. Raises ZeroDivisionError for one
-    item or a total without spread (the caller says why instead).
+    The sums of squares of one sample share the divisor n − 1, which cancels. Never above 1. Raises
+    ZeroDivisionError for one item or a total without spread (the caller says why instead).
     """
-    return n_items / (n_items - 1) * (1 - math.fsum(item_spreads) / total_spread)
+    # At most 1 (items that agree exactly); rounding of the sums can leave a hair above it, which would put
+    # Feldt's interval beside alpha instead of around it.
+    return min(1.0, n_items / (n_items - 1) * (1 - math.fsum(item_spreads) / total_spread))
 
 
 def feldt_interval(alpha: float, n: int, n_items: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
