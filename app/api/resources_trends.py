@@ -66,17 +66,6 @@ class DoseResponseSchema(Schema):
     slope_high = fields.Float(allow_none=True)
 
 
-class GroupTrendRoundSchema(Schema):
-    number = fields.Integer()
-    n = fields.Integer(allow_none=True, metadata={"description": "Responses so far (participation)"})
-    reason = fields.String(allow_none=True, metadata={
-        "description": "Why the round's numbers are null: open (results only once closed), below_k, complement"})
-    eligible = fields.Integer(allow_none=True)
-    participation = fields.Float(allow_none=True)
-    suppressed = fields.Boolean()
-    subscales = fields.Dict(keys=fields.String(), values=fields.Nested(GroupPointSchema))
-
-
 class TrendRoundSchema(Schema):
     number = fields.Integer()
     n = fields.Integer(allow_none=True, metadata={"description": "Responses so far (participation)"})
@@ -86,6 +75,12 @@ class TrendRoundSchema(Schema):
     participation = fields.Float(allow_none=True)
     suppressed = fields.Boolean()
     subscales = fields.Dict(keys=fields.String(), values=fields.Nested(PointSchema))
+
+
+class GroupTrendRoundSchema(TrendRoundSchema):
+    """A group's round: each subscale also with its Cronbach's alpha."""
+
+    subscales = fields.Dict(keys=fields.String(), values=fields.Nested(GroupPointSchema))
 
 
 class GroupTrendSchema(Schema):
