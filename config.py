@@ -230,6 +230,9 @@ class Config:
     # The programme key of self-generated response codes (instrument versions with `self_generated_code: true`);
     # empty: derived from SECRET_KEY. Keep it for the programme's lifetime: a new key stops later codes pairing.
     RESPONSE_CODE_KEY = os.environ.get("RESPONSE_CODE_KEY", "")
+    # The server-only key that re-keys those codes in the evaluator export (never sent to a browser); empty: derived
+    # from SECRET_KEY. Must differ from the programme key. A new key gives every code a new value in later exports.
+    EVALUATOR_CODE_KEY = os.environ.get("EVALUATOR_CODE_KEY", "")
     PAGE_SIZE = 20
     # Meeting reminders: how many hours before a meeting `flask notify send-due` e-mails members and leaders.
     REMINDER_HOURS_BEFORE = _int("REMINDER_HOURS_BEFORE", 24)

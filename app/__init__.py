@@ -15,7 +15,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
     `overrides` replaces settings after the config class is loaded (tests, benchmarks).
     Raises RuntimeError for an unknown configuration, a production environment that lacks secrets, or programme
-    board thresholds (BOARD_*) that contradict each other.
+    board thresholds (BOARD_*) that contradict each other, or an EVALUATOR_CODE_KEY equal to the programme key.
     """
     name = config_name or os.environ.get("FLASK_CONFIG", "development")
     if name not in CONFIGS:
@@ -29,6 +29,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.config["CONFIG_NAME"] = name
     app.config.update(overrides or {})
     check_board_thresholds(app.config)
+    check_export_code_key(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
 
     if app.config.get("MALLOC_MMAP_THRESHOLD"):
@@ -54,6 +55,18 @@ def check_board_thresholds(config) -> None:
         Thresholds.from_config(config)
     except (ValueError, TypeError) as problem:
         raise RuntimeError(f"Programme board thresholds: {problem}") from None
+
+
+def check_export_code_key(config) -> None:
+    """Refuse to start when EVALUATOR_CODE_KEY is the programme key (RESPONSE_CODE_KEY, or the key derived from
+    SECRET_KEY): every member's page carries that one, so re-keyed codes could be recomputed from a person's facts.
+    Raises RuntimeError naming the variables."""
+    from app.feedback.rules import code_key
+
+    configured = config.get("EVALUATOR_CODE_KEY")
+    if configured and configured == code_key(config.get("RESPONSE_CODE_KEY"), config["SECRET_KEY"]):
+        raise RuntimeError("EVALUATOR_CODE_KEY must differ from the programme key (RESPONSE_CODE_KEY, or the key "
+                           "derived from SECRET_KEY): leave it empty or set a key of its own.")
 
 
 def register_proxies(app: Flask) -> None:

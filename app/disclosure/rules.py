@@ -31,7 +31,7 @@ The policy in plain words (README, "Anonymity"):
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 # Why a number is not published (the pages turn each code into a sentence).
@@ -186,3 +186,29 @@ def pairs_publishable(pairs: int, unpaired_first: int, unpaired_second: int, k: 
 def change_counts_publishable(counts: tuple[int, int, int], k: int) -> bool:
     """The RCI counts are shown only when each is 0 or at least k (one small count could be found from the rest)."""
     return all(c == 0 or c >= k for c in counts)
+
+
+def linkable_rounds(order: Sequence[Hashable], codes: Mapping[Hashable, set[str]], totals: Mapping[Hashable, int],
+                    k: int) -> list[Hashable]:
+    """The rounds whose codes a per-response export may show, taken one by one in `order` (the order they closed).
+
+    A code shown in two rounds pairs their responses as the paired change of group trends does, so every two rounds
+    that share a code must pass `pairs_publishable` (k or more pairs; the responses of each left unpaired none or k
+    or more) — otherwise a person who answered both rounds (or only one) would stand out. A round is kept when it
+    passes with every round kept before it (rounds sharing no code link nobody); one that does not shows no code.
+    Taking rounds in the order they closed makes the choice of an earlier round never change when later rounds
+    close, so two exports made at different times cannot be combined into a pair of rounds that neither shows.
+    `codes` are each round's codes given once (app.trends.paired.unique_codes), `totals` its responses.
+    """
+    kept: list[Hashable] = []
+    for round_id in order:
+        mine = codes.get(round_id, set())
+        fits = True
+        for other in kept:
+            pairs = len(mine & codes.get(other, set()))
+            if pairs and pairs_publishable(pairs, totals.get(other, 0) - pairs, totals.get(round_id, 0) - pairs, k):
+                fits = False
+                break
+        if fits:
+            kept.append(round_id)
+    return kept

@@ -52,3 +52,20 @@ def code_key(configured: str | None, secret_key: str) -> str:
     if configured:
         return configured
     return hmac.new(secret_key.encode(), b"balint self-generated response code", hashlib.sha256).hexdigest()
+
+
+def export_code_key(configured: str | None, secret_key: str) -> str:
+    """The server-only key that re-keys codes in the evaluator export: EVALUATOR_CODE_KEY, else one derived from
+    SECRET_KEY (apart from the programme key, which every member's page carries). Never sent to a browser."""
+    if configured:
+        return configured
+    return hmac.new(secret_key.encode(), b"balint evaluator export code", hashlib.sha256).hexdigest()
+
+
+def rekeyed_code(code: str, key: str) -> str:
+    """A stored self-generated code as the evaluator export shows it: HMAC-SHA256 of the code with the export key.
+
+    The same stored code always gives the same value (pairs across rounds still match), but whoever holds the
+    export and the programme key cannot recompute it from a person's facts without the server's export key.
+    """
+    return hmac.new(key.encode(), code.encode(), hashlib.sha256).hexdigest()
