@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -19,7 +19,7 @@ from app.feedback.queries import SubscaleSummary, subscale_summary
 from app.meetings.models import Attendance
 from app.programme.models import Group, Organisation
 from app.scheduling.models import Meeting
-from app.timeutil import local_day_start, utcnow
+from app.timeutil import local_day_start, local_zone, utcnow
 
 _random = random.SystemRandom()
 
@@ -35,6 +35,16 @@ class Filters:
     group_id: int | None = None
     since: datetime | None = None
     before: datetime | None = None
+
+
+def period_filters(scope: int | None, group_id: int | None, since_day: date | None, until_day: date | None) -> Filters:
+    """The filters of an export of rounds opened from `since_day` to `until_day` (local days, both included)."""
+    zone = local_zone()
+    return Filters(
+        scope=scope, group_id=group_id,
+        since=local_day_start(since_day, zone) if since_day else None,
+        before=local_day_start(until_day + timedelta(days=1), zone) if until_day else None,
+    )
 
 
 @dataclass
@@ -117,6 +127,11 @@ def _rounds(filters: Filters) -> list[FeedbackRound]:
         so.selectinload(FeedbackRound.instrument),
         so.lazyload(FeedbackRound.round_meetings),
     )))
+
+
+def rounds_of(filters: Filters) -> list[FeedbackRound]:
+    """The rounds the filters cover, by organisation, group and number, with their groups and instruments loaded."""
+    return _rounds(filters)
 
 
 def _instrument(feedback_round: FeedbackRound) -> Instrument | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 
 from flask import Response
 
@@ -46,16 +47,35 @@ def xlsx_bytes(sheets: list[Sheet]) -> bytes:
     return out.getvalue()
 
 
-def download(kind: str, fmt: str, main: Sheet, items_sheet: Sheet, extra_sheets: list[Sheet] = ()) -> Response:
-    """The export as an attachment named balint-<kind>-<local date>.<fmt>, never cached: as CSV the main sheet
-    alone, as XLSX the main sheet, the extra ones and the items sheet."""
-    _title, header, rows = main
-    name = f"balint-{kind}-{local_today().isoformat()}.{fmt}"
-    if fmt == "csv":
-        body, mimetype = csv_text(header, rows).encode("utf-8"), "text/csv; charset=utf-8"
-    else:
-        body, mimetype = xlsx_bytes([main, *extra_sheets, items_sheet]), XLSX_TYPE
+def _attachment(body: bytes, mimetype: str, name: str) -> Response:
+    """The body as a download named `name`, never cached."""
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _name(kind: str, suffix: str = "") -> str:
+    return f"balint-{kind}-{local_today().isoformat()}{suffix}"
+
+
+def download(kind: str, fmt: str, main: Sheet, items_sheet: Sheet, extra_sheets: list[Sheet] = ()) -> Response:
+    """The export as an attachment named balint-<kind>-<local date>.<fmt>, never cached: as CSV the main sheet
+    alone, as XLSX the main sheet, the extra ones and the items sheet."""
+    _title, header, rows = main
+    if fmt == "csv":
+        return _attachment(csv_text(header, rows).encode("utf-8"), "text/csv; charset=utf-8", _name(kind, ".csv"))
+    return _attachment(xlsx_bytes([main, *extra_sheets, items_sheet]), XLSX_TYPE, _name(kind, ".xlsx"))
+
+
+def download_with_dictionary(kind: str, fmt: str, main: Sheet, dictionary: Sheet) -> Response:
+    """A data file with its data dictionary: as XLSX a workbook of the two sheets; as CSV a ZIP archive of two CSV
+    files, balint-<kind>-<local date>.csv and balint-<kind>-<local date>-dictionary.csv (the CSV alone could be
+    read without knowing what its columns and missing values mean)."""
+    if fmt != "csv":
+        return _attachment(xlsx_bytes([main, dictionary]), XLSX_TYPE, _name(kind, ".xlsx"))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for suffix, (_title, header, rows) in (("", main), ("-dictionary", dictionary)):
+            archive.writestr(_name(kind, f"{suffix}.csv"), csv_text(header, rows).encode("utf-8"))
+    return _attachment(out.getvalue(), "application/zip", _name(kind, ".zip"))

@@ -4,7 +4,7 @@ coordinators only, within their scope, every export audited."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import get_locale
@@ -17,10 +17,11 @@ from app.feedback import scoring
 from app.permissions import coordinates_org, roles_required
 from app.programme.models import Group
 from app.sqlite import write_after_read
-from app.timeutil import local_zone
+from app.timeutil import local_zone, utcnow
 from app.trends import bp
 from app.trends import export_queries as eq
-from app.trends.files import FORMATS, Sheet, download
+from app.trends.evaluator import dictionary_header, dictionary_rows, evaluator_file, export_key
+from app.trends.files import FORMATS, Sheet, download, download_with_dictionary
 
 
 class BadFilter(ValueError):
@@ -58,13 +59,7 @@ def _filters() -> tuple[eq.Filters, dict]:
     since_day, until_day = _date_arg("from"), _date_arg("until")
     if since_day and until_day and until_day < since_day:
         raise BadFilter(_("The end date must not be before the start date."))
-    zone = local_zone()
-    filters = eq.Filters(
-        scope=current_user.coordinator_scope, group_id=group_id,
-        since=eq.local_day_start_utc(since_day, zone) if since_day else None,
-        # "until" is the last day included.
-        before=eq.local_day_start_utc(until_day + timedelta(days=1), zone) if until_day else None,
-    )
+    filters = eq.period_filters(current_user.coordinator_scope, group_id, since_day, until_day)
     record = {"scope": filters.scope, "group": group_id, "from": since_day, "until": until_day}
     return filters, record
 
@@ -156,10 +151,15 @@ def _text_sheet(filters: eq.Filters, k: int) -> Sheet:
     return _("Free text"), header, rows
 
 
+def _with_items(kind: str, fmt: str, sheet: Sheet, filters: eq.Filters, extra_sheets: list[Sheet]):
+    """The file of most exports: the main sheet, the extra ones and (Excel) the items sheet."""
+    return download(kind, fmt, sheet, _items_sheet(filters), extra_sheets)
+
+
 def _export(fmt: str, kind: str, audited_as: str, main: Callable[[eq.Filters, int], Sheet],
-            extra: list[Callable[[eq.Filters, int], Sheet]] = ()):
+            extra: list[Callable[[eq.Filters, int], Sheet]] = (), finish: Callable = _with_items):
     """One export: the filters from the query string (a bad one is refused above the report's form), the sheets,
-    the audit entry (its own transaction: an export is a GET), then the file."""
+    the audit entry (its own transaction: an export is a GET), then the file (`finish`)."""
     if fmt not in FORMATS:
         abort(404)
     try:
@@ -172,7 +172,23 @@ def _export(fmt: str, kind: str, audited_as: str, main: Callable[[eq.Filters, in
     extra_sheets = [build(filters, k) for build in extra]
     with write_after_read():
         record_action(current_user, "export", None, kind=audited_as, format=fmt, filters=record, rows=len(sheet[2]))
-    return download(kind, fmt, sheet, _items_sheet(filters), extra_sheets)
+    return finish(kind, fmt, sheet, filters, extra_sheets)
+
+
+def _evaluator_export(fmt: str):
+    """The evaluator file and its data dictionary (read once: the dictionary lists the file's own columns)."""
+    found = {}
+
+    def main(filters: eq.Filters, k: int) -> Sheet:
+        found["file"] = evaluator_file(filters, k, key=export_key(), now=utcnow())
+        the_file = found["file"]
+        return _("Data"), the_file.header, [row.values(the_file.with_code) for row in the_file.rows]
+
+    def finish(kind: str, fmt: str, sheet: Sheet, _filters: eq.Filters, _extra: list[Sheet]):
+        dictionary = (_("Data dictionary"), dictionary_header(), dictionary_rows(found["file"]))
+        return download_with_dictionary(kind, fmt, sheet, dictionary)
+
+    return _export(fmt, "evaluator", "evaluator", main, finish=finish)
 
 
 # --- the exports -------------------------------------------------------------------------------
@@ -201,3 +217,13 @@ def export_responses(fmt):
 def export_free_text(fmt):
     """Released free-text answers of closed rounds with at least k responses, shuffled, apart from any rating."""
     return _export(fmt, "free-text", "free_text", _text_sheet)
+
+
+# CSV comes as a ZIP archive: the data file and its data dictionary, two CSV files.
+@bp.route("/exports/evaluator.zip", defaults={"fmt": "csv"})
+@bp.route("/exports/evaluator.xlsx", defaults={"fmt": "xlsx"})
+@roles_required("coordinator")
+def export_evaluator(fmt):
+    """The evaluator export: one row per response and subscale of closed rounds with at least k responses, with its
+    data dictionary in English and Chinese (a second sheet, or a second CSV file in the ZIP archive)."""
+    return _evaluator_export(fmt)
