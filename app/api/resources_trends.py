@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import asdict
 
-from flask import current_app
+from flask import abort, current_app
 from flask_babel import get_locale
-from marshmallow import Schema, fields
+from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app import disclosure
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
-from app.permissions import get_group_or_403
-from app.trends import group_queries, programme_queries
+from app.api.resources_scheduling import Day
+from app.audit.services import record_action
+from app.extensions import db
+from app.pagination import MAX_ID
+from app.permissions import coordinates_org, get_group_or_403
+from app.programme.models import Group
+from app.sqlite import write_after_read
+from app.timeutil import utcnow
+from app.trends import evaluator, group_queries, programme_queries
+from app.trends import export_queries as eq
 
 EMPTY = {"mean": None, "sd": None, "ci_low": None, "ci_high": None}
 NO_ALPHA = {"alpha": None, "alpha_low": None, "alpha_high": None, "alpha_flagged": None}
@@ -112,6 +122,82 @@ class ProgrammeTrendSchema(Schema):
     rounds = fields.List(fields.Nested(ProgrammeRoundSchema))
 
 
+class EvaluatorArgsSchema(Schema):
+    """Which rounds the evaluator export covers: one group, rounds opened between two local dates (both included)."""
+
+    group = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID),
+                           metadata={"description": "One group of the caller's scope; empty: all"})
+    from_ = Day(data_key="from", load_default=None)
+    until = Day(load_default=None)
+
+    @validates_schema
+    def _period(self, data, **_kw):
+        if data["from_"] is not None and data["until"] is not None and data["until"] < data["from_"]:
+            raise ValidationError(_("The end date must not be before the start date."), field_name="until")
+
+
+class EvaluatorRowSchema(Schema):
+    """One response's score of one subscale (the columns of the CSV/Excel file)."""
+
+    organisation = fields.String()
+    group = fields.String()
+    round = fields.Integer()
+    round_opened = fields.Date(metadata={"description": "Local date the round opened"})
+    instrument = fields.String()
+    instrument_version = fields.Integer()
+    response = fields.Integer(metadata={
+        "description": "Number of the response within its round in this answer, dealt afresh each time"})
+    profession = fields.String(metadata={"description": "physician, nurse, psychologist, other, unknown or not_shown"})
+    subscale = fields.String()
+    score = fields.Float(allow_none=True)
+    missing = fields.String(allow_none=True, metadata={"description": "null (scored), not_scored or withheld"})
+    code = fields.String(allow_none=True, metadata={
+        "description": "Self-generated code re-keyed with the server's export key; null where not shown"})
+
+
+class DictionaryEntrySchema(Schema):
+    name = fields.String()
+    type = fields.String()
+    meaning_en = fields.String()
+    meaning_zh = fields.String()
+    allowed_en = fields.String()
+    allowed_zh = fields.String()
+    missing_en = fields.String()
+    missing_zh = fields.String()
+
+
+class EvaluatorExportSchema(Schema):
+    min_n = fields.Integer()
+    with_code = fields.Boolean(metadata={"description": "Whether any round covered asks for self-generated codes"})
+    rows = fields.List(fields.Nested(EvaluatorRowSchema))
+    dictionary = fields.List(fields.Nested(DictionaryEntrySchema), metadata={
+        "description": "Every column (and subscale code) with its meaning, allowed and missing values"})
+
+
+_DICTIONARY_FIELDS = ("name", "type", "meaning_en", "meaning_zh", "allowed_en", "allowed_zh", "missing_en",
+                      "missing_zh")
+
+
+def evaluator_export_data(args: dict, k: int) -> dict:
+    """The evaluator export as JSON, audited like the files. Aborts 404/403 for a group missing or out of scope."""
+    group_id = args["group"]
+    if group_id is not None:
+        group = db.session.get(Group, group_id)
+        if group is None:
+            abort(404)
+        if not coordinates_org(current_api_user, group.organisation_id):
+            abort(403)
+    filters = eq.period_filters(current_api_user.coordinator_scope, group_id, args["from_"], args["until"])
+    found = evaluator.evaluator_file(filters, k, key=evaluator.export_key(), now=utcnow())
+    rows = [asdict(row) for row in found.rows]
+    dictionary = [dict(zip(_DICTIONARY_FIELDS, entry, strict=True)) for entry in evaluator.dictionary_rows(found)]
+    with write_after_read():
+        record_action(current_api_user, "export", None, kind="evaluator", format="json", rows=len(rows),
+                      filters={"scope": filters.scope, "group": group_id, "from": args["from_"],
+                               "until": args["until"]})
+    return {"min_n": k, "with_code": found.with_code, "rows": rows, "dictionary": dictionary}
+
+
 def _point(stat) -> dict:
     """A published cell as JSON: all null when it is hidden."""
     if stat is None or stat.hidden or stat.mean is None:
@@ -200,3 +286,17 @@ def group_trends(group_id):
 def programme_trends():
     """Every group's feedback by round number (a scoped coordinator's organisation only)."""
     return programme_trend_data(current_api_user.coordinator_scope, current_app.config["MIN_RESPONSES"])
+
+
+@bp.route("/trends/evaluator-export", methods=["GET"])
+@api_auth("coordinator")
+@bp.arguments(EvaluatorArgsSchema, location="query")
+@bp.response(200, EvaluatorExportSchema)
+@bp.alt_response(403, description="Not a coordinator, or the group is outside the caller's organisation")
+@bp.alt_response(404, description="No such group")
+def evaluator_export(args):
+    """One row per response and subscale of closed rounds with at least min_n responses (the evaluator export).
+
+    Professions and re-keyed self-generated codes only where the anonymity rules allow; no response id or time.
+    """
+    return evaluator_export_data(args, current_app.config["MIN_RESPONSES"])
