@@ -175,8 +175,8 @@ def read_everything(world) -> list[disclosure.Published]:
     """Call what every page, filter, export, report and API call of every role calls; collect what is published."""
     from app.api.resources_trends import group_trend_data, programme_trend_data
     from app.feedback import queries as results_queries
+    from app.trends import evaluator, group_queries, programme_queries, warnings
     from app.trends import export_queries as eq
-    from app.trends import group_queries, programme_queries, warnings
     from app.trends.board_queries import programme_board
     from app.trends.rules import Thresholds
 
@@ -211,6 +211,7 @@ def read_everything(world) -> list[disclosure.Published]:
             eq.aggregate_rows(eq.Filters(scope=scope), K, now=now)
             eq.response_rows(eq.Filters(scope=scope), K, now=now)
             eq.text_rows(eq.Filters(scope=scope), K, now=now)
+            evaluator.evaluator_file(eq.Filters(scope=scope), K, key="attacker", now=now)
             for months in range(0, 9, 3):
                 eq.quarter_report(scope, now - timedelta(days=30 * months + 120), now - timedelta(days=30 * months), K,
                                   "en")
