@@ -66,7 +66,9 @@ def _linked_rounds(k: int, now: datetime) -> set[int]:
         return set()
     published = [r for r in db.session.scalars(sa.select(FeedbackRound).where(FeedbackRound.id.in_(list(totals))))
                  if not r.is_open(now) and rules.passes(totals[r.id], k)]
-    order = [r.id for r in sorted(published, key=lambda r: (r.closed_at or r.closes_at, r.id))]
+    # The moment each became published: closed early by hand, or its deadline passed (a round closed later by
+    # close_if_due was published from its deadline). Fixed once published, so the order of past rounds never changes.
+    order = [r.id for r in sorted(published, key=lambda r: (min(r.closed_at or r.closes_at, r.closes_at), r.id))]
     return set(rules.linkable_rounds(order, {rid: unique_codes(c) for rid, c in codes.items()}, totals, k))
 
 
