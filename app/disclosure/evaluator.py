@@ -20,7 +20,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.disclosure import queries, rules
-from app.disclosure.release import RESPONSES, Part, Release, _announce, subscale_measure
+from app.disclosure.release import RESPONSES, Part, Release, announce, subscale_measure
 from app.extensions import db
 from app.feedback.models import FeedbackRound, Response, ResponseScore
 from app.trends.paired import unique_codes
@@ -137,8 +137,8 @@ def evaluator_responses(rounds: Sequence[FeedbackRound], *, k: int, now: datetim
         ]
         _shuffle(responses)
         out[r.id] = EvaluatorRound(r.id, responses, withheld, professions_shown, codes_shown)
-        _announce("rows", RESPONSES, (Part(r.id),), len(responses))
+        announce("rows", RESPONSES, (Part(r.id),), len(responses))
         if professions_shown:
             for profession, n in sorted(per_measure[RESPONSES].items()):
-                _announce("rows", RESPONSES, (Part(r.id, rules.PROFESSION, profession),), n)
+                announce("rows", RESPONSES, (Part(r.id, rules.PROFESSION, profession),), n)
     return out
