@@ -47,6 +47,7 @@ handle_errors(bp)  # every error on /api as problem+json, refusals naming their 
 # The resources register their routes on `bp` when imported.
 from app.api import (  # noqa: E402, F401
     resources_accounts,
+    resources_board,
     resources_feedback,
     resources_meetings,
     resources_organisations,

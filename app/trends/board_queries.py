@@ -100,6 +100,15 @@ def _decline_findings(rounds: list[FeedbackRound], release: disclosure.Release, 
     return found, latest_shown
 
 
+def closed_by(now: datetime) -> sa.ColumnElement[bool]:
+    """Rounds closed at `now`: their closing time has passed (closed or not yet marked so), or a coordinator
+    closed them before it. A round closed after `now` (a quarter's end) was still open then; one marked closed
+    without a closing time counts from its opening."""
+    return sa.or_(FeedbackRound.closes_at <= now,
+                  sa.and_(FeedbackRound.status == "closed", FeedbackRound.opens_at <= now,
+                          sa.or_(FeedbackRound.closed_at.is_(None), FeedbackRound.closed_at <= now)))
+
+
 def _eligible(round_ids: list[int]) -> dict[int, int]:
     """Members present at one or more of each round's meetings (one statement)."""
     if not round_ids:
@@ -114,12 +123,16 @@ def _eligible(round_ids: list[int]) -> dict[int, int]:
 
 def _without_eligible_lead(group_ids: list[int], now: datetime, horizon_days: int) -> dict[int, list[int]]:
     """Per group, how many days ahead each scheduled meeting of the horizon starts that has no eligible lead:
-    no lead, or a lead the invariants flag (scheduling.services.invariants.problems_for). Six statements at most."""
+    no lead, or a lead the invariants flag (scheduling.services.invariants.problems_for). Six statements at most.
+
+    Held meetings of the horizon count too: ahead of today none is held, and on a past `now` (a quarter's end)
+    a meeting held since was still ahead then."""
     if not group_ids:
         return {}
     meetings = list(db.session.scalars(
         sa.select(Meeting)
-        .where(Meeting.group_id.in_(group_ids), Meeting.status == "scheduled", Meeting.starts_at >= now,
+        .where(Meeting.group_id.in_(group_ids), Meeting.status.in_(scheduling_rules.LIVE_STATUSES),
+               Meeting.starts_at >= now,
                Meeting.starts_at < now + timedelta(days=horizon_days + 1))
         .order_by(Meeting.starts_at, Meeting.id)
     ))
@@ -133,7 +146,7 @@ def _without_eligible_lead(group_ids: list[int], now: datetime, horizon_days: in
 
 
 def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds: rules.Thresholds,
-                    organisation_id: int | None = None, locale: str = "en") -> Board:
+                    organisation_id: int | None = None, locale: str = "en", as_of: bool = False) -> Board:
     """Every active group the coordinator sees (all, or one organisation's), with its status and reasons.
 
     `scope_org_id` is the coordinator's own limit, `organisation_id` the page's filter. Rules (app.trends.rules):
@@ -141,6 +154,11 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
     the concern share of the latest round that shows the subscale (only where app.disclosure publishes it),
     participation of the latest closed round, days since the last held meeting, meetings ahead without an
     eligible lead. A fixed number of statements (about fourteen), whatever the number of groups and rounds.
+
+    Only rounds that had closed at `now` and meetings held by then count. With `as_of` the board is drawn as it
+    stood at a past `now` (the quarterly report's, at the quarter's end): groups created after it are left out
+    too. What no table keeps a history of is read as it is today: a group's status (active) and the leaders'
+    training records.
     """
     board = Board(thresholds)
     last_held = (
@@ -160,6 +178,8 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
         query = query.where(Group.organisation_id == scope_org_id)
     if organisation_id is not None:
         query = query.where(Group.organisation_id == organisation_id)
+    if as_of:
+        query = query.where(Group.created_at <= now)
     groups = db.session.execute(query).all()
     if not groups:
         return board
@@ -170,8 +190,7 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
     ranked = (
         sa.select(FeedbackRound.id, sa.func.row_number().over(
             partition_by=FeedbackRound.group_id, order_by=FeedbackRound.number.desc()).label("rank"))
-        .where(FeedbackRound.group_id.in_(group_ids),
-               sa.or_(FeedbackRound.status == "closed", FeedbackRound.closes_at <= now))
+        .where(FeedbackRound.group_id.in_(group_ids), closed_by(now))
         .subquery("ranked")
     )
     closed = [r for r in db.session.scalars(
@@ -179,7 +198,7 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
         .join(ranked, ranked.c.id == FeedbackRound.id)
         .where(ranked.c.rank <= BOARD_ROUNDS)
         .order_by(FeedbackRound.group_id, FeedbackRound.number)
-    ) if not r.is_open(now)]
+    )]
     rounds_of: dict[int, list[FeedbackRound]] = defaultdict(list)
     for r in closed:
         rounds_of[r.group_id].append(r)
@@ -228,7 +247,8 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
 
 
 def board_for(scope_org_id: int | None, organisation_id: int | None = None, now: datetime | None = None) -> Board:
-    """The board as a page shows it: the thresholds and k of the app's config, the reader's language, now.
+    """The board as a page shows it: the thresholds and k of the app's config, the reader's language, now — or as
+    it stood at a past `now` (groups created after it left out).
 
     Raises ValueError when the configured thresholds contradict each other (`flask check` reports it too).
     """
@@ -239,4 +259,5 @@ def board_for(scope_org_id: int | None, organisation_id: int | None = None, now:
 
     config = current_app.config
     return programme_board(scope_org_id, now or utcnow(), config["MIN_RESPONSES"],
-                           rules.Thresholds.from_config(config), organisation_id, str(get_locale()))
+                           rules.Thresholds.from_config(config), organisation_id, str(get_locale()),
+                           as_of=now is not None)

@@ -120,6 +120,11 @@ def _round_query(filters: Filters) -> sa.Select:
     return query
 
 
+def round_ids(filters: Filters) -> sa.Select:
+    """The ids of the rounds the filters cover (for the programme queries' `rounds_among`)."""
+    return _round_query(filters).with_only_columns(FeedbackRound.id).order_by(None)
+
+
 def _rounds(filters: Filters) -> list[FeedbackRound]:
     return list(db.session.scalars(_round_query(filters).options(
         so.joinedload(FeedbackRound.group).joinedload(Group.organisation),
@@ -305,6 +310,18 @@ def last_complete_quarter(today: date) -> tuple[int, int]:
     """The year and number of the last quarter that ended before today."""
     current = (today.month - 1) // 3 + 1
     return (today.year - 1, 4) if current == 1 else (today.year, current - 1)
+
+
+def last_moment_before(before: datetime, now: datetime | None = None) -> datetime:
+    """The last moment of a period that ends (exclusive) at `before` — a quarter's board is drawn then — or `now`
+    (default: the current time) while the period is still running."""
+    return min(before - timedelta(microseconds=1), now or utcnow())
+
+
+def closed_in(since: datetime, before: datetime) -> sa.Select:
+    """The ids of the rounds the quarterly report covers: closed in [since, before), naive UTC."""
+    return sa.select(FeedbackRound.id).where(FeedbackRound.status == "closed", FeedbackRound.closed_at >= since,
+                                             FeedbackRound.closed_at < before)
 
 
 def local_day_start_utc(day: date, zone) -> datetime:

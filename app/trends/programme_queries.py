@@ -18,6 +18,7 @@ from app import disclosure
 from app.disclosure.queries import subscale_key
 from app.extensions import db
 from app.feedback import scoring
+from app.feedback.stats import Reliability
 from app.feedback.models import FeedbackRound
 from app.programme.models import Group, Organisation
 from app.timeutil import local_zone, utcnow
@@ -258,3 +259,78 @@ def programme_trend(
             )
         trend.columns = sorted({q for _, q, _ in trend.cells})
     return trend
+
+
+@dataclass(frozen=True)
+class ProgrammeAlpha:
+    """Cronbach's alpha of one subscale pooled over the responses of the rounds in view whose own alpha is shown,
+    with its 95% CI (Feldt); `left_out` rounds asked the subscale but show no alpha of their own."""
+
+    key: str
+    title: str
+    rounds: int
+    groups: int
+    left_out: int
+    alpha: Reliability
+
+    @property
+    def flagged(self) -> bool:
+        """Alpha below 0.7 (app.feedback.stats.ALPHA_FLAG)."""
+        return self.alpha.flagged
+
+
+def programme_reliability(
+    scope_org_id: int | None, organisation_id: int | None = None, profession: str | None = None,
+    start: date | None = None, end: date | None = None, k: int = 3, zone: tzinfo | None = None,
+    locale: str = "en", closed_by: datetime | None = None, group_ids: list[int] | None = None,
+    rounds_among: sa.Select | None = None, now: datetime | None = None,
+) -> list[ProgrammeAlpha]:
+    """Per subscale, Cronbach's alpha over every round in view (the same filters as `programme_trend`), by key.
+
+    A round enters only where app.disclosure shows its alpha on its own — its subscale cell and every question of
+    the subscale shown under the filter (`disclosure.pooled_alpha`, the group trends' policy) — and only rounds
+    asking the same questions as the latest such round. A subscale no round shows is left out. The rounds, then
+    app.disclosure's few statements, whatever the number of groups and rounds.
+    """
+    now = now or utcnow()
+    zone = zone or local_zone()
+    where = _round_filter(scope_org_id, organisation_id, start, end, zone, closed_by, group_ids)
+    if rounds_among is not None:
+        where.append(FeedbackRound.id.in_(rounds_among))
+    rounds = list(db.session.scalars(
+        sa.select(FeedbackRound)
+        .join(Group, Group.id == FeedbackRound.group_id)
+        .where(*where)
+        .options(so.lazyload(FeedbackRound.round_meetings), so.raiseload(FeedbackRound.group))
+        .order_by(FeedbackRound.opens_at, FeedbackRound.id)
+    ))
+    if not rounds:
+        return []
+    dimension = disclosure.PROFESSION if profession is not None else None
+    release = disclosure.Release(rounds, k=k, now=now, split=dimension is not None, items=True)
+    titles = {info.key: info.title for info in _subscale_infos(release.definitions, locale)}
+    asked: dict[str, int] = defaultdict(int)
+    cells: dict[str, list[tuple[int, tuple[str, ...], disclosure.Stat, list[disclosure.Stat]]]] = defaultdict(list)
+    for r in rounds:
+        definition = release.definitions.get(r.instrument_id)
+        if definition is None:
+            continue
+        for sub in definition.subscales:
+            key = subscale_key(definition.code, sub.code)
+            asked[key] += 1
+            score = release.stat(r.id, disclosure.subscale_measure(key), dimension, profession)
+            if score.hidden:
+                continue
+            items = [release.stat(r.id, disclosure.item_measure(code), dimension, profession) for code in sub.items]
+            if all(item.shown for item in items):
+                cells[key].append((r.group_id, tuple(sub.items), score, items))
+    out = []
+    for key in sorted(cells):
+        codes = cells[key][-1][1]
+        kept = [(gid, score, items) for gid, its, score, items in cells[key] if its == codes]
+        alpha = disclosure.pooled_alpha((score, items) for _gid, score, items in kept)
+        if alpha is None:
+            continue
+        out.append(ProgrammeAlpha(key, titles.get(key, key), len(kept), len({gid for gid, _s, _i in kept}),
+                                  asked[key] - len(kept), alpha))
+    return out

@@ -99,8 +99,9 @@ def test_the_xlsx_has_bold_headers_and_a_sheet_of_items_in_both_languages(client
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].endswith('.xlsx"')
     workbook = load_workbook(io.BytesIO(response.get_data()))
-    first, items = workbook.worksheets
+    first, reliability, board, items = workbook.worksheets
     assert first["A1"].value == "Group" and first["A1"].font.bold
+    assert [reliability.title, board.title] == ["Reliability", "Programme board"]
     rows = [list(r) for r in items.iter_rows(values_only=True)]
     assert items["A1"].font.bold
     assert ["export-feedback", 2, "a2", "I felt tense", "我感到紧张", "likert", "A", "yes"] in rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,7 +13,9 @@ from app.i18n import format_2dp, format_pct
 from app.permissions import roles_required
 from app.programme.models import Organisation
 from app.sqlite import write_after_read
+from app.timeutil import local_zone
 from app.trends import bp
+from app.trends import export_queries as eq
 from app.trends.board_queries import Board, board_for
 from app.trends.files import FORMATS, Sheet, download
 from app.trends.templating import reason_text, status_label
@@ -79,19 +81,42 @@ def thresholds_sheet(result: Board) -> Sheet:
     return _("Board rules"), header, rows
 
 
+def _quarter() -> tuple[int, int] | None:
+    """The quarter whose end the export is drawn at (the quarterly report's `year` and `quarter`), or None: now.
+
+    Raises ValueError for a year or quarter that is not one.
+    """
+    year, quarter = request.args.get("year", "").strip(), request.args.get("quarter", "").strip()
+    if not year and not quarter:
+        return None
+    eq.quarter_bounds(int(year), int(quarter))  # raises ValueError for a quarter outside 1-4 or a year before 2000
+    return int(year), int(quarter)
+
+
 # One rule per format (not a <fmt> variable), so every URL is a fixed path the authorisation matrix can open.
 @bp.route("/exports/board.csv", defaults={"fmt": "csv"})
 @bp.route("/exports/board.xlsx", defaults={"fmt": "xlsx"})
 @roles_required("coordinator")
 def export_board(fmt):
-    """The programme board as CSV or XLSX (with the thresholds on a second sheet), audited."""
+    """The programme board as CSV or XLSX (with the thresholds on a second sheet), audited; with `year` and
+    `quarter` (the quarterly report's), as it stood at that quarter's end."""
     if fmt not in FORMATS:
         abort(404)
     organisations = _organisations()
     chosen, _problem = _chosen_organisation(organisations)
-    result = board_for(current_user.coordinator_scope, chosen)
+    try:
+        quarter = _quarter()
+    except ValueError:
+        flash(_("Choose a year from 2000 and a quarter from 1 to 4."), "error")
+        return redirect(url_for("trends.report"))
+    as_of = None
+    if quarter is not None:
+        _start, end = eq.quarter_bounds(*quarter)
+        as_of = eq.last_moment_before(eq.local_day_start_utc(end, local_zone()))
+    result = board_for(current_user.coordinator_scope, chosen, now=as_of)
     sheet = board_sheet(result)
     with write_after_read():
         record_action(current_user, "export", None, kind="board", format=fmt,
-                      filters={"scope": current_user.coordinator_scope, "organisation": chosen}, rows=len(sheet[2]))
+                      filters={"scope": current_user.coordinator_scope, "organisation": chosen,
+                               "quarter": f"{quarter[0]}-Q{quarter[1]}" if quarter else None}, rows=len(sheet[2]))
     return download("board", fmt, sheet, thresholds_sheet(result))

@@ -20,6 +20,7 @@ from app.sqlite import write_after_read
 from app.timeutil import local_zone, utcnow
 from app.trends import bp
 from app.trends import export_queries as eq
+from app.trends import programme_queries
 from app.trends.evaluator import dictionary_header, dictionary_rows, evaluator_file, export_key
 from app.trends.files import FORMATS, Sheet, download, download_with_dictionary
 
@@ -156,6 +157,32 @@ def _with_items(kind: str, fmt: str, sheet: Sheet, filters: eq.Filters, extra_sh
     return download(kind, fmt, sheet, _items_sheet(filters), extra_sheets)
 
 
+def _reliability_sheet(filters: eq.Filters, k: int) -> Sheet:
+    """Cronbach's alpha per subscale pooled over the export's rounds whose own alpha is shown (as on the pages)."""
+    header = [_("Subscale"), _("Subscale title"), _("Rounds pooled"), _("Groups"), _("Rounds left out"), _("n"),
+              _("Cronbach's alpha"), _("95% CI low"), _("95% CI high"), _("Below 0.7")]
+    rows = []
+    for a in programme_queries.programme_reliability(filters.scope, k=k, locale=str(get_locale()),
+                                                     rounds_among=eq.round_ids(filters)):
+        computable = a.alpha.alpha is not None
+        rows.append([a.key, a.title, a.rounds, a.groups, a.left_out, a.alpha.n, _rounded(a.alpha.alpha),
+                     _rounded(a.alpha.low), _rounded(a.alpha.high),
+                     (_("yes") if a.flagged else _("no")) if computable else None])
+    return _("Reliability"), header, rows
+
+
+def _board_sheet(filters: eq.Filters, k: int) -> Sheet:
+    """The programme board (statuses and reasons, figures as the board page shows them), as it stood at the end
+    of the export's period (its "until" day), or now; one group's rows when the export is for one group."""
+    from app.trends.board_queries import board_for
+    from app.trends.routes.board import board_sheet
+
+    result = board_for(filters.scope, now=eq.last_moment_before(filters.before) if filters.before else None)
+    if filters.group_id is not None:
+        result.rows = [row for row in result.rows if row.group_id == filters.group_id]
+    return board_sheet(result)
+
+
 def _export(fmt: str, kind: str, audited_as: str, main: Callable[[eq.Filters, int], Sheet],
             extra: list[Callable[[eq.Filters, int], Sheet]] = (), finish: Callable = _with_items):
     """One export: the filters from the query string (a bad one is refused above the report's form), the sheets,
@@ -198,8 +225,11 @@ def _evaluator_export(fmt: str):
 @bp.route("/exports/aggregates.xlsx", defaults={"fmt": "xlsx"})
 @roles_required("coordinator")
 def export_aggregates(fmt):
-    """Round aggregates (counts and subscale n/mean/SD/CI) as CSV or XLSX; rounds below k say suppressed."""
-    return _export(fmt, "round-aggregates", "aggregates", _aggregates_sheet)
+    """Round aggregates (counts and subscale n/mean/SD/CI) as CSV or XLSX; rounds below k say suppressed. The Excel
+    file adds the subscales' pooled reliability and the programme board on sheets of their own (as CSV, the board
+    is its own file: export_board)."""
+    return _export(fmt, "round-aggregates", "aggregates", _aggregates_sheet,
+                   [_reliability_sheet, _board_sheet] if fmt == "xlsx" else [])
 
 
 # One rule per format (not a <fmt> variable), so every URL is a fixed path the authorisation matrix can open.

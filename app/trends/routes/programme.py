@@ -109,6 +109,11 @@ def programme():
         end=chosen["end"], by=chosen["by"], k=k, zone=local_zone(), locale=str(get_locale()),
         group_ids=list(groups_page.items),
     )
+    # Alpha pools every round in view (every group under the filters, not only this page's groups).
+    reliability = queries.programme_reliability(
+        scope, organisation_id=chosen["organisation"], profession=chosen["profession"], start=chosen["start"],
+        end=chosen["end"], k=k, zone=local_zone(), locale=str(get_locale()),
+    )
     column_labels = {
         c: (_("Round %(n)s", n=c) if trend.by == "round" else quarter_label(c)) for c in trend.columns
     }
@@ -119,5 +124,5 @@ def programme():
         "trends/programme.html", trend=trend, chosen=chosen, problems=problems, organisations=organisations,
         scoped=scope is not None, professions=professions, column_labels=column_labels,
         reasons=_reason_labels(k), number=_number, chart=charts.heatmap_data(trend, column_labels),
-        plotly_url=_plotly_url(), groups_page=groups_page, show_all_url=show_all_url,
+        plotly_url=_plotly_url(), groups_page=groups_page, show_all_url=show_all_url, reliability=reliability,
     )

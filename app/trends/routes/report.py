@@ -14,6 +14,7 @@ from app.permissions import roles_required
 from app.timeutil import local_today, local_zone
 from app.trends import bp
 from app.trends import export_queries as eq
+from app.trends import programme_queries
 from app.trends.board_queries import board_for
 from app.trends.charts import quarter_charts
 
@@ -34,8 +35,8 @@ def report():
         start, end = eq.quarter_bounds(year, quarter)
     zone = local_zone()
     k = current_app.config["MIN_RESPONSES"]
-    groups = eq.quarter_report(current_user.coordinator_scope, eq.local_day_start_utc(start, zone),
-                               eq.local_day_start_utc(end, zone), k, str(get_locale()))
+    since, before = eq.local_day_start_utc(start, zone), eq.local_day_start_utc(end, zone)
+    groups = eq.quarter_report(current_user.coordinator_scope, since, before, k, str(get_locale()))
     overview, per_group = quarter_charts(groups)
     totals = {
         "held": sum(g.held for g in groups), "cancelled": sum(g.cancelled for g in groups),
@@ -50,5 +51,9 @@ def report():
         groups=groups, totals=totals, overview=overview, per_group=per_group, k=k, problem=problem,
         number=format_2dp, percent=format_pct,
         years=range(max(2000, local_today().year - 5), local_today().year + 1),
-        group_choices=in_scope, generated=local_today(), board=board_for(current_user.coordinator_scope),
+        group_choices=in_scope, generated=local_today(),
+        # The board as it stood when the quarter ended: the rounds closed and meetings held by then.
+        board=board_for(current_user.coordinator_scope, now=eq.last_moment_before(before)),
+        reliability=programme_queries.programme_reliability(
+            current_user.coordinator_scope, k=k, locale=str(get_locale()), rounds_among=eq.closed_in(since, before)),
     ), (400 if problem else 200)
