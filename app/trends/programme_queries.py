@@ -18,8 +18,8 @@ from app import disclosure
 from app.disclosure.queries import subscale_key
 from app.extensions import db
 from app.feedback import scoring
-from app.feedback.stats import Reliability
 from app.feedback.models import FeedbackRound
+from app.feedback.stats import Reliability
 from app.programme.models import Group, Organisation
 from app.timeutil import local_zone, utcnow
 

@@ -18,9 +18,8 @@ from app.permissions import coordinates_org, roles_required
 from app.programme.models import Group
 from app.sqlite import write_after_read
 from app.timeutil import local_zone, utcnow
-from app.trends import bp
+from app.trends import bp, programme_queries
 from app.trends import export_queries as eq
-from app.trends import programme_queries
 from app.trends.evaluator import dictionary_header, dictionary_rows, evaluator_file, export_key
 from app.trends.files import FORMATS, Sheet, download, download_with_dictionary
 

@@ -12,9 +12,8 @@ from flask_login import current_user
 from app.i18n import format_2dp, format_pct
 from app.permissions import roles_required
 from app.timeutil import local_today, local_zone
-from app.trends import bp
+from app.trends import bp, programme_queries
 from app.trends import export_queries as eq
-from app.trends import programme_queries
 from app.trends.board_queries import board_for
 from app.trends.charts import quarter_charts
 
