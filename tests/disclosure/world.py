@@ -199,6 +199,7 @@ def read_everything(world) -> list[disclosure.Published]:
         for profession in (None, *professions):
             for by in programme_queries.BY:
                 programme_queries.programme_trend(None, profession=profession, by=by, k=K, now=now)
+            programme_queries.programme_reliability(None, profession=profession, k=K, now=now)
         for organisation in world.organisations:
             programme_queries.programme_trend(None, organisation_id=organisation.id, by="quarter", k=K, now=now)
         programme_queries.programme_trend(None, k=K, start=(now - timedelta(days=100)).date(), now=now)
@@ -206,6 +207,7 @@ def read_everything(world) -> list[disclosure.Published]:
             for filters in (eq.Filters(group_id=g.id), eq.Filters(group_id=g.id, since=now - timedelta(days=100))):
                 eq.aggregate_rows(filters, K, now=now)
                 eq.response_rows(filters, K, now=now)
+                programme_queries.programme_reliability(None, k=K, rounds_among=eq.round_ids(filters), now=now)
         for scope in scopes:
             programme_trend_data(scope, K)
             eq.aggregate_rows(eq.Filters(scope=scope), K, now=now)
@@ -217,4 +219,9 @@ def read_everything(world) -> list[disclosure.Published]:
                                   "en")
             warnings.early_warnings(now, scope, drop=0.0, participation=0.0, days=10_000, k=K)
             programme_board(scope, now, K, Thresholds())
+            programme_board(scope, now - timedelta(days=60), K, Thresholds(), as_of=True)  # a past quarter's board
+            programme_queries.programme_reliability(scope, k=K, now=now)
+            for months in range(0, 9, 3):  # the quarterly report's alpha: the rounds closed in its quarter
+                programme_queries.programme_reliability(scope, k=K, now=now, rounds_among=eq.closed_in(
+                    now - timedelta(days=30 * months + 120), now - timedelta(days=30 * months)))
     return seen

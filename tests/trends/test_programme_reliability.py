@@ -212,3 +212,20 @@ def test_the_aggregates_workbook_has_the_pooled_alpha_and_the_board(client, auth
     assert set(_sheet(workbook, "Programme board")[1]) == {"Alpha one"}
     # The CSV stays one table (the board has its own file).
     assert client.get("/exports/aggregates.csv").status_code == 200
+
+
+def test_the_programme_api_gives_the_pooled_alpha_of_the_callers_scope(client, db, built, coordinator, org):
+    from tests.factories import bearer_headers
+
+    body = client.get("/api/v1/trends", headers=bearer_headers(coordinator)).get_json()
+    pooled = {a["subscale"]: a for a in body["reliability"]}
+    alpha, low, high = numpy_alpha(built.matrix(POOLED[TOGETHER], CODES[TOGETHER]))
+    assert pooled[TOGETHER]["alpha"] == close(alpha) and pooled[TOGETHER]["alpha_low"] == close(low)
+    assert pooled[TOGETHER]["alpha_high"] == close(high) and pooled[TOGETHER]["alpha_flagged"] is False
+    assert (pooled[TOGETHER]["rounds"], pooled[TOGETHER]["groups"], pooled[TOGETHER]["left_out"]) == (4, 3, 2)
+    assert pooled[APART]["alpha_flagged"] is True
+    assert pooled[ALONE]["alpha"] is None and pooled[ALONE]["alpha_flagged"] is None
+    scoped = make_scoped_coordinator(org, email="alpha-api@example.org")
+    mine = {a["subscale"]: a for a in client.get("/api/v1/trends", headers=bearer_headers(scoped)).get_json()[
+        "reliability"]}
+    assert mine[TOGETHER]["groups"] == 2
