@@ -301,7 +301,7 @@ def programme_reliability(
         sa.select(FeedbackRound)
         .join(Group, Group.id == FeedbackRound.group_id)
         .where(*where)
-        .options(so.lazyload(FeedbackRound.round_meetings), so.raiseload(FeedbackRound.group))
+        .options(so.lazyload(FeedbackRound.round_meetings))
         .order_by(FeedbackRound.opens_at, FeedbackRound.id)
     ))
     if not rounds:

@@ -361,6 +361,7 @@ def test_the_coordinators_home_shows_the_raised_groups_and_the_report_the_whole_
     report = client.get(f"/reports/quarter?year={today.year}&quarter={(today.month - 1) // 3 + 1}").get_data(
         as_text=True)
     assert 'id="report-board"' in report and f'data-board-group="{steady.id}"' in report
+    assert "Programme board on" in report and "at the end of the quarter" not in report
 
 
 def test_a_large_programmes_home_links_to_the_board_instead_of_gathering_it(app, client, auth, db, org, coordinator,

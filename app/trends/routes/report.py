@@ -50,7 +50,7 @@ def report():
         groups=groups, totals=totals, overview=overview, per_group=per_group, k=k, problem=problem,
         number=format_2dp, percent=format_pct,
         years=range(max(2000, local_today().year - 5), local_today().year + 1),
-        group_choices=in_scope, generated=local_today(),
+        group_choices=in_scope, generated=local_today(), quarter_over=end <= local_today(),
         # The board as it stood when the quarter ended: the rounds closed and meetings held by then.
         board=board_for(current_user.coordinator_scope, now=eq.last_moment_before(before)),
         reliability=programme_queries.programme_reliability(
