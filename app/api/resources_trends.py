@@ -116,26 +116,10 @@ class ProgrammeRoundSchema(TrendRoundSchema):
     groups = fields.List(fields.Nested(GroupCellSchema))
 
 
-class ProgrammeAlphaSchema(Schema):
-    """Cronbach's alpha of a subscale over every round of the caller's scope whose own alpha is shown."""
-
-    subscale = fields.String(metadata={"description": "instrument code/subscale code, as in `subscales`"})
-    rounds = fields.Integer(metadata={"description": "How many rounds are pooled"})
-    groups = fields.Integer(metadata={"description": "How many groups those rounds belong to"})
-    left_out = fields.Integer(metadata={"description": "Rounds asking the subscale that show no alpha of their own"})
-    n = fields.Integer()
-    alpha = fields.Float(allow_none=True, metadata={"description": "null: not computable (e.g. one question)"})
-    alpha_low = fields.Float(allow_none=True, metadata={"description": "95% CI of alpha, Feldt's method"})
-    alpha_high = fields.Float(allow_none=True)
-    alpha_flagged = fields.Boolean(allow_none=True, metadata={"description": "alpha below 0.7"})
-
-
 class ProgrammeTrendSchema(Schema):
     min_n = fields.Integer()
     organisation_id = fields.Integer(allow_none=True, metadata={"description": "The caller's scope; null: all"})
     rounds = fields.List(fields.Nested(ProgrammeRoundSchema))
-    reliability = fields.List(fields.Nested(ProgrammeAlphaSchema), metadata={
-        "description": "Per subscale, Cronbach's alpha pooled over the rounds whose own alpha is shown"})
 
 
 class EvaluatorArgsSchema(Schema):
@@ -281,11 +265,7 @@ def programme_trend_data(scope: int | None, k: int) -> dict:
             "subscales": {key: _point(disclosure.combine(stats)) for key, stats in sorted(shown.items())},
             "groups": groups,
         })
-    reliability = [{"subscale": a.key, "rounds": a.rounds, "groups": a.groups, "left_out": a.left_out,
-                    "n": a.alpha.n, "alpha": a.alpha.alpha, "alpha_low": a.alpha.low, "alpha_high": a.alpha.high,
-                    "alpha_flagged": a.flagged if a.alpha.computable else None}
-                   for a in programme_queries.programme_reliability(scope, k=k, locale=str(get_locale()))]
-    return {"min_n": k, "organisation_id": scope, "rounds": rounds, "reliability": reliability}
+    return {"min_n": k, "organisation_id": scope, "rounds": rounds}
 
 
 @bp.route("/groups/<int:group_id>/trends", methods=["GET"])

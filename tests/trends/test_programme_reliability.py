@@ -150,8 +150,12 @@ def test_no_pooled_alpha_where_no_round_shows_its_own(db, built):
 def test_the_programme_page_shows_the_pooled_alpha_and_flags_it(app, client, auth, db, built, coordinator, org,
                                                                  monkeypatch):
     auth.login(coordinator)
-    html = client.get("/trends?from=2025-01-01").get_data(as_text=True)
-    assert 'id="programme-reliability"' in html
+    # Computed when asked for: it reads every question's sums of every round in view.
+    first = client.get("/trends?from=2025-01-01&by=quarter").get_data(as_text=True)
+    assert 'id="programme-reliability-show"' in first and "data-alpha=" not in first
+    assert 'href="/trends?from=2025-01-01&amp;by=quarter&amp;reliability=1#programme-reliability"' in first
+    html = client.get("/trends?from=2025-01-01&reliability=1").get_data(as_text=True)
+    assert 'id="programme-reliability"' in html and 'id="programme-reliability-show"' not in html
     expected = programme_queries.programme_reliability(None, k=K)
     together = next(a for a in expected if a.key == TOGETHER)
     assert f'id="programme-alpha-{TOGETHER}" data-key="{TOGETHER}"' in html
@@ -159,7 +163,7 @@ def test_the_programme_page_shows_the_pooled_alpha_and_flags_it(app, client, aut
     assert 'data-flagged="1"' in html and "below 0.7" in html and 'data-alpha-reason="one_item"' in html
     # A page of groups at a time, but the alpha of every group in view.
     monkeypatch.setitem(app.config, "PAGE_SIZE", 1)
-    paged = client.get("/trends?from=2025-01-01&page=2").get_data(as_text=True)
+    paged = client.get("/trends?from=2025-01-01&page=2&reliability=1").get_data(as_text=True)
     assert "Alpha three" in paged and "Alpha one</th>" not in paged.replace(" <span", "</th>")  # one group shown
     assert f'data-alpha="{together.alpha.alpha}"' in paged
     monkeypatch.undo()
@@ -167,8 +171,11 @@ def test_the_programme_page_shows_the_pooled_alpha_and_flags_it(app, client, aut
     auth.logout()
     auth.login(scoped)
     mine = next(a for a in programme_queries.programme_reliability(org.id, k=K) if a.key == TOGETHER)
-    assert f'data-alpha="{mine.alpha.alpha}"' in client.get("/trends?from=2025-01-01").get_data(as_text=True)
-    assert client.get("/trends?from=2025-01-01&profession=physician").status_code == 200
+    assert f'data-alpha="{mine.alpha.alpha}"' in client.get("/trends?from=2025-01-01&reliability=1").get_data(
+        as_text=True)
+    assert client.get("/trends?from=2025-01-01&profession=physician&reliability=1").status_code == 200
+    assert 'id="programme-reliability-none"' in client.get(
+        "/trends?from=2025-01-01&reliability=1&profession=psychologist").get_data(as_text=True)
 
 
 def test_the_quarterly_report_pools_the_rounds_closed_in_its_quarter(client, auth, db, built, coordinator):
@@ -212,20 +219,3 @@ def test_the_aggregates_workbook_has_the_pooled_alpha_and_the_board(client, auth
     assert set(_sheet(workbook, "Programme board")[1]) == {"Alpha one"}
     # The CSV stays one table (the board has its own file).
     assert client.get("/exports/aggregates.csv").status_code == 200
-
-
-def test_the_programme_api_gives_the_pooled_alpha_of_the_callers_scope(client, db, built, coordinator, org):
-    from tests.factories import bearer_headers
-
-    body = client.get("/api/v1/trends", headers=bearer_headers(coordinator)).get_json()
-    pooled = {a["subscale"]: a for a in body["reliability"]}
-    alpha, low, high = numpy_alpha(built.matrix(POOLED[TOGETHER], CODES[TOGETHER]))
-    assert pooled[TOGETHER]["alpha"] == close(alpha) and pooled[TOGETHER]["alpha_low"] == close(low)
-    assert pooled[TOGETHER]["alpha_high"] == close(high) and pooled[TOGETHER]["alpha_flagged"] is False
-    assert (pooled[TOGETHER]["rounds"], pooled[TOGETHER]["groups"], pooled[TOGETHER]["left_out"]) == (4, 3, 2)
-    assert pooled[APART]["alpha_flagged"] is True
-    assert pooled[ALONE]["alpha"] is None and pooled[ALONE]["alpha_flagged"] is None
-    scoped = make_scoped_coordinator(org, email="alpha-api@example.org")
-    mine = {a["subscale"]: a for a in client.get("/api/v1/trends", headers=bearer_headers(scoped)).get_json()[
-        "reliability"]}
-    assert mine[TOGETHER]["groups"] == 2

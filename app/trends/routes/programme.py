@@ -109,11 +109,17 @@ def programme():
         end=chosen["end"], by=chosen["by"], k=k, zone=local_zone(), locale=str(get_locale()),
         group_ids=list(groups_page.items),
     )
-    # Alpha pools every round in view (every group under the filters, not only this page's groups).
-    reliability = queries.programme_reliability(
-        scope, organisation_id=chosen["organisation"], profession=chosen["profession"], start=chosen["start"],
-        end=chosen["end"], k=k, zone=local_zone(), locale=str(get_locale()),
-    )
+    # Alpha pools every round in view (every group under the filters, not only this page's groups): it reads
+    # every question's sums of those rounds, so it is computed when asked for (?reliability=1), and the page of
+    # groups stays as cheap as before.
+    reliability = None
+    if request.args.get("reliability") == "1":
+        reliability = queries.programme_reliability(
+            scope, organisation_id=chosen["organisation"], profession=chosen["profession"], start=chosen["start"],
+            end=chosen["end"], k=k, zone=local_zone(), locale=str(get_locale()),
+        )
+    reliability_url = url_for("trends.programme", **{**request.args.to_dict(), "reliability": "1"},
+                              _anchor="programme-reliability")
     column_labels = {
         c: (_("Round %(n)s", n=c) if trend.by == "round" else quarter_label(c)) for c in trend.columns
     }
@@ -125,4 +131,5 @@ def programme():
         scoped=scope is not None, professions=professions, column_labels=column_labels,
         reasons=_reason_labels(k), number=_number, chart=charts.heatmap_data(trend, column_labels),
         plotly_url=_plotly_url(), groups_page=groups_page, show_all_url=show_all_url, reliability=reliability,
+        reliability_url=reliability_url,
     )
