@@ -241,6 +241,7 @@ def register_commands(app: Flask) -> None:
     from app.notifications.cli import notify_cli
     from app.programme.cli import organisations_cli
     from app.scheduling.cli import schedule_cli
+    from app.trends.cli import trends_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(people_cli)
@@ -253,3 +254,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(notify_cli)
     app.cli.add_command(organisations_cli)
     app.cli.add_command(schedule_cli)
+    app.cli.add_command(trends_cli)

@@ -32,3 +32,4 @@ from app.scheduling.models import (  # noqa: F401
     MeetingLeader,
     Schedule,
 )
+from app.trends.models import GroupSignal  # noqa: F401

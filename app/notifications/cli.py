@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from app.extensions import db
@@ -14,6 +15,7 @@ from app.notifications.chat import Clock
 from app.notifications.rules import SEND_DUE
 from app.sqlite import write_intent
 from app.timeutil import local_zone, utcnow
+from app.trends.signals import refresh as refresh_signals
 
 
 def parse_now(value: str | None) -> datetime:
@@ -67,6 +69,9 @@ def send_due(dry_run, now_text):
                 click.echo("Another `flask notify send-due` run holds the lock; nothing to do.")
                 return
             closed = close_due_rounds(now)
+            # The coordinator's home reads each group's signals: store those the closing (or any change, or the
+            # clock) made stale, and every one older than an hour (app.trends.signals).
+            refreshed = refresh_signals(now, current_app.config["MIN_RESPONSES"])
             queued = services.queue_due_reminders(now)
             db.session.commit()
             result = services.send_pending(now, commit=db.session.commit)
@@ -84,7 +89,7 @@ def send_due(dry_run, now_text):
         "failed": result.failed, "dropped": result.dropped,
     })
     click.echo(
-        f"Closed {closed} feedback round(s) whose window ended. "
+        f"Closed {closed} feedback round(s) whose window ended; stored the signals of {refreshed} group(s). "
         f"Queued {len(queued)}; sent {result.sent}, to retry {result.retrying}, failed {result.failed}, "
         f"dropped {result.dropped}, taken by another run {result.taken_elsewhere}, reclaimed {result.reclaimed}."
     )
