@@ -32,6 +32,7 @@ from app.notifications.models import JobRun, Notification
 from app.programme.models import Group, GroupLeader, Membership, Organisation
 from app.scheduling import queries as scheduling
 from app.timeutil import utcnow
+from app.trends import signals
 from app.trends.board_queries import Board, board_for
 from app.trends.warnings import early_warnings
 
@@ -95,17 +96,21 @@ def home_summary(user: User, today: date | None = None) -> HomeSummary:
             "groups": db.session.scalar(groups) or 0,
             "members": db.session.scalar(members) or 0,
         }
-        summary.highlights = scheduling.coordinator_highlights(scope, now)
+        config = current_app.config
+        # Each group's signals, stored where valid (app.trends.signals): the highlights judge only the meetings
+        # they flag, the warnings apply their thresholds to them.
+        current = signals.current(scope, now, config["MIN_RESPONSES"])
+        summary.highlights = scheduling.coordinator_highlights(scope, now, among=signals.flagged_ids(current[1], now))
         summary.missing_questionnaire = missing_questionnaire(scope)
         # A large programme's board takes seconds to gather (every group's last rounds): it stays on its own page.
         if summary.counts["groups"] <= current_app.config["HOME_BOARD_MAX_GROUPS"]:
             summary.board = board_for(scope, now=now)
         else:
             summary.board_deferred = True
-        config = current_app.config
         summary.warnings = early_warnings(
             now, scope, drop=config["WARNING_DROP"], participation=config["WARNING_PARTICIPATION"],
             days=config["WARNING_DAYS_WITHOUT_MEETING"], k=config["MIN_RESPONSES"], locale=str(get_locale()),
+            current=current,
         )
     return summary
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -18,6 +19,7 @@ from app.scheduling import rules
 from app.scheduling.holidays import ChinaCalendar, library_knows_year
 from app.scheduling.models import HolidayException, HolidayYear, Meeting, MeetingLeader
 from app.scheduling.services import MAX_PERIOD_DAYS, Booking, judge, problem_messages, problems_for, rule_of
+from app.scheduling.services.invariants import among as among_ids
 
 UPCOMING = "upcoming"
 PAST = "past"
@@ -133,18 +135,25 @@ def _soon(scope: int | None, now: datetime):
     return query.where(Group.organisation_id == scope) if scope is not None else query
 
 
-def coordinator_highlights(scope: int | None, now: datetime) -> Highlights:
+def coordinator_highlights(scope: int | None, now: datetime, among: Collection[int] | None = None) -> Highlights:
     """Scheduled meetings of the next 60 days (of the scope's organisation) with no lead, or breaking any other
     invariant of scheduling.rules (judged by scheduling.services.judge: a lead or co-lead not eligible on
     the meeting's local date, deactivated, without the leader role, a member of the group, booked twice...).
 
     A fixed number of statements whatever the number of meetings: the meetings with a lead are judged from plain
     rows (thousands at city scale), and only the flagged ones shown (at most HIGHLIGHT_LIMIT) are loaded whole.
+    `among`, when given, holds the only meetings that may be flagged (the stored signals of app.trends.signals
+    name them): only those are judged, again, so none is shown that no longer breaks an invariant.
     """
     result = Highlights()
     has_lead = sa.exists().where(MeetingLeader.meeting_id == Meeting.id, MeetingLeader.role == eligibility.LEAD)
     result.without_lead = list(db.session.scalars(_soon(scope, now).where(~has_lead).limit(HIGHLIGHT_LIMIT)))
-    soon = _soon(scope, now).where(has_lead).subquery("soon")
+    soon = _soon(scope, now).where(has_lead)
+    if among is not None:
+        if not among:
+            return result
+        soon = soon.where(among_ids(Meeting.id, sorted(among)))
+    soon = soon.subquery("soon")
     bookings: dict[int, Booking] = {}
     leaders: dict[int, list[tuple[int, str]]] = {}
     for mid, gid, status, starts, ends, user_id, role in db.session.execute(

@@ -95,6 +95,9 @@ def _among(column, ids: Sequence[int]):
     return column.in_(list(ids))
 
 
+among = _among  # for the queries that read many meetings by id (scheduling.queries)
+
+
 def judge(bookings: Sequence[Booking]) -> dict[int, list[rules.Problem]]:
     """problems_for over Bookings: the same facts, the same four statements at most."""
     result: dict[int, list[rules.Problem]] = {b.id: [] for b in bookings}
