@@ -59,8 +59,10 @@ def _changed(session: so.Session, obj: object, *names: str) -> bool:
 def _signals_go_stale(session: so.Session, flush_context) -> None:
     """Every group whose signals this flush may have changed gets its row marked STALE (one statement).
 
-    Meetings (a meeting held, moved, cancelled), their leaders and attendances, memberships, rounds and the
-    meetings they cover, responses and answers name their group directly or through one join; a leader's
+    Meetings (a meeting held, moved, cancelled), their leaders and attendances, memberships and rounds (opened,
+    closed, extended) name their group directly or through one join; so do the responses and answers of a closed
+    round and the meetings it covers (those of an open round change nothing stored: a submission leaves the row
+    alone); a leader's
     training record, role or active flag names the groups of the scheduled meetings they lead from a day ago on.
     Readers then compute those groups live, and the next refresh stores them again.
     """
@@ -109,7 +111,11 @@ def _signals_go_stale(session: so.Session, flush_context) -> None:
             r = Response.__table__
             in_rounds = sa.or_(in_rounds, R.__table__.c.id.in_(
                 sa.select(r.c.round_id).where(r.c.id.in_(sorted(responses)))))
-        which.append(t.c.group_id.in_(sa.select(R.__table__.c.group_id).where(in_rounds)))
+        # Only closed rounds count: answers to an open round (every submission) change no signal, and must not
+        # make the row stale (nor lock it) while a group's members answer.
+        rounds_table = R.__table__
+        closed = sa.or_(rounds_table.c.status == "closed", rounds_table.c.closes_at <= utcnow())
+        which.append(t.c.group_id.in_(sa.select(rounds_table.c.group_id).where(in_rounds, closed)))
     if users:
         from datetime import timedelta
 
