@@ -27,6 +27,7 @@ def test_generated_programme_keeps_the_five_meeting_rule_the_unique_keys_and_ano
     assert problems == dict.fromkeys(problems, 0)
     counts = manifest["counts"]
     assert counts["groups"] == 2
+    assert counts["group_signals"] == 2  # each group's signals stored, as the periodic job would have
     assert counts["feedback_rounds"] >= 4
     assert counts["round_meetings"] == 5 * counts["feedback_rounds"]
     assert counts["responses"] == counts["completions"] > 0

@@ -12,6 +12,7 @@ from html import unescape
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from scipy import stats as scipy_stats
 
 from app.disclosure.services import refresh_round_aggregates
@@ -19,9 +20,10 @@ from app.extensions import db as _db
 from app.feedback import scoring
 from app.feedback.models import Answer, FeedbackRound, Response, RoundMeeting
 from app.meetings.models import Attendance
+from app.programme.models import Group
 from app.scheduling.models import Meeting
 from app.trends import programme_queries as queries
-from app.trends import warnings
+from app.trends import signals, warnings
 from tests.factories import PROGRAMME_TREND, make_group, make_instrument, make_user
 from tests.querylog import recorded_statements, work
 
@@ -337,7 +339,12 @@ def test_the_query_count_is_the_same_for_two_groups_as_for_twenty(client, auth, 
 # --- early warnings --------------------------------------------------------------------------
 
 def _warn(scope=None, drop=0.5, participation=0.5, days=45, now=NOW):
-    return warnings.early_warnings(now, scope, drop=drop, participation=participation, days=days, k=3)
+    """The warnings computed live — and the same read from the signals stored at `now` (app.trends.signals)."""
+    live = warnings.early_warnings(now, scope, drop=drop, participation=participation, days=days, k=3, stored=False)
+    signals.store(list(_db.session.scalars(sa.select(Group.id))), now, 3)
+    stored = warnings.early_warnings(now, scope, drop=drop, participation=participation, days=days, k=3)
+    assert [(w.group.id, w.kind, w.detail) for w in stored] == [(w.group.id, w.kind, w.detail) for w in live]
+    return live
 
 
 def _kinds(found, group) -> list[str]:

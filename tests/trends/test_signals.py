@@ -1,0 +1,232 @@
+"""Stored per-group signals (app.trends.signals): equal to the live computation on a generated programme, stale
+after any change and refreshed by send-due, never outside the coordinator's scope, and a home page whose statement
+count does not grow with the groups."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db as _db
+from app.feedback.models import FeedbackRound
+from app.main.queries import home_summary
+from app.scheduling import queries as scheduling
+from app.scheduling.models import Meeting, MeetingLeader
+from app.timeutil import utcnow
+from app.trends import signals, warnings
+from app.trends.models import STALE, GroupSignal
+from tests.factories import (
+    give_training,
+    make_group,
+    make_leader,
+    make_meeting,
+    make_members,
+    make_org,
+    make_scoped_coordinator,
+    make_user,
+    open_round,
+)
+from tests.querylog import recorded_statements, work
+
+K = 3
+
+
+def _warn(now, scope=None, stored=True):
+    return [(w.group.id, w.kind, tuple(sorted((k, str(v)) for k, v in w.detail.items())))
+            for w in warnings.early_warnings(now, scope, drop=0.1, participation=0.9, days=10, k=K, stored=stored)]
+
+
+def _highlights(now, scope=None, stored=True):
+    among = signals.flagged_ids(signals.current(scope, now, K)[1], now) if stored else None
+    found = scheduling.coordinator_highlights(scope, now, among=among)
+    return [m.id for m in found.without_lead], [(f.meeting.id, tuple(f.messages)) for f in found.flagged]
+
+
+def _rows() -> dict[int, GroupSignal]:
+    _db.session.expire_all()
+    return {row.group_id: row for row in _db.session.scalars(sa.select(GroupSignal))}
+
+
+def test_stored_signals_equal_the_live_computation_on_a_generated_programme(app, db):
+    from bench.generate import generate
+
+    generate(None, "hospital", factor=0.04, seed=11, app=app, log=lambda message: None)
+    now = utcnow()
+    # A lead whose training expired yesterday: the meetings they lead from today on break the eligibility rule.
+    lead_id = _db.session.scalar(
+        sa.select(MeetingLeader.user_id).join(Meeting, Meeting.id == MeetingLeader.meeting_id)
+        .where(Meeting.status == "scheduled", Meeting.starts_at > now, MeetingLeader.role == "lead")
+        .order_by(Meeting.starts_at))
+    from app.accounts.models import TrainingRecord
+
+    for record in _db.session.scalars(sa.select(TrainingRecord).where(TrainingRecord.user_id == lead_id)):
+        record.valid_until = (now - timedelta(days=1)).date()
+    _db.session.commit()
+    group_ids = list(_db.session.scalars(sa.select(sa.text("id")).select_from(sa.text("groups"))))
+
+    assert signals.refresh(now, K, everything=True) == len(group_ids)
+    _db.session.commit()
+
+    rows = _rows()
+    assert set(rows) == set(group_ids) and all(row.valid_until > now for row in rows.values())
+    live = signals.compute(group_ids, now, K)
+    _groups, stored = signals.current(None, now, K)
+    assert stored == live  # every fact, read back from the rows
+    assert any(s.flagged for s in live.values()) and any(s.pairs for s in live.values())
+    assert any(s.eligible for s in live.values())
+    assert _warn(now) == _warn(now, stored=False) != []
+    assert _highlights(now) == _highlights(now, stored=False)
+    assert _highlights(now)[1] != []
+
+
+def test_a_round_closing_makes_the_row_stale_and_send_due_stores_it_again(app, db):
+    org = make_org()
+    group = make_group(org, "Closing group")
+    people = make_members(group, 4)
+    feedback_round = open_round(group, people, closes_in=timedelta(hours=12))
+    _db.session.commit()
+    now = utcnow()
+    signals.refresh(now, K, everything=True)
+    _db.session.commit()
+    row = _rows()[group.id]
+    assert row.round_number is None and row.valid_until == feedback_round.closes_at
+
+    later = feedback_round.closes_at + timedelta(minutes=5)
+    assert group.id in signals.due_group_ids(later, K)
+    _groups, seen = signals.current(None, later, K)
+    assert seen[group.id].round_number == 1 and seen[group.id].eligible == 4  # read live: the row is past its time
+
+    result = app.test_cli_runner().invoke(args=["notify", "send-due", "--now", later.isoformat() + "+00:00"])
+    assert result.exit_code == 0, result.output
+    row = _rows()[group.id]
+    assert (row.round_number, row.eligible, row.responses, row.computed_at) == (1, 4, 0, later)
+    assert _db.session.get(FeedbackRound, feedback_round.id).status == "closed"
+    assert signals.due_group_ids(later, K) == []
+
+
+def test_any_change_to_a_groups_meetings_or_leaders_marks_its_row_stale_in_the_same_flush(app, db):
+    org = make_org()
+    group, other = make_group(org, "Changed group"), make_group(org, "Untouched group")
+    leader = make_leader()
+    meeting = make_meeting(group, leader, days_ahead=5)
+    _db.session.commit()
+    signals.refresh(utcnow(), K, everything=True)
+    _db.session.commit()
+    before = {gid: (row.valid_until, row.version) for gid, row in _rows().items()}
+    assert before[group.id][0] > utcnow()
+
+    give_training(leader, "leader")  # a leader's training record: the groups of the meetings they lead
+    rows = _rows()
+    assert (rows[group.id].valid_until, rows[group.id].version) == (STALE, before[group.id][1] + 1)
+    assert (rows[other.id].valid_until, rows[other.id].version) == before[other.id]
+    _db.session.rollback()
+
+    _db.session.get(Meeting, meeting.id).status = "cancelled"
+    _db.session.flush()
+    assert _rows()[group.id].valid_until == STALE
+    _db.session.rollback()
+
+    # A refresh computed before a change never overwrites it: the row's version moved on.
+    signals.mark_stale([group.id])
+    stale_version = _rows()[group.id].version
+    _db.session.execute(sa.update(GroupSignal).where(GroupSignal.group_id == group.id)
+                        .values(version=GroupSignal.version + 1))
+    t = GroupSignal.__table__
+    _db.session.execute(
+        sa.update(t).where(t.c.group_id == sa.bindparam("b_group_id"), t.c.version == sa.bindparam("b_version")),
+        [{"b_group_id": group.id, "b_version": stale_version, "valid_until": utcnow() + timedelta(days=1)}])
+    assert _rows()[group.id].valid_until == STALE
+
+
+def test_a_coordinator_never_sees_a_signal_of_a_group_outside_their_scope(app, db):
+    own_org, other_org = make_org("Own hospital"), make_org("Other hospital")
+    own, foreign = make_group(own_org, "Own idle"), make_group(other_org, "Foreign idle")
+    for group in (own, foreign):
+        group.created_at = utcnow() - timedelta(days=100)
+    _db.session.commit()
+    now = utcnow()
+    signals.refresh(now, K, everything=True)
+    _db.session.commit()
+
+    groups, seen = signals.current(own_org.id, now, K)
+    assert [g.id for g in groups] == [own.id] and set(seen) == {own.id}
+    assert {gid for gid, _kind, _d in _warn(now, scope=own_org.id)} == {own.id}
+    # The organisation is the group's own, read with the rows: a group moved away leaves the scope at once.
+    foreign.organisation_id, own.organisation_id = own_org.id, other_org.id
+    _db.session.commit()
+    assert {gid for gid, _kind, _d in _warn(now, scope=own_org.id)} == {foreign.id}
+    coordinator = make_scoped_coordinator(other_org)
+    with app.test_request_context("/"):
+        names = {w.group.name for w in home_summary(coordinator).warnings}
+    assert names == {"Own idle"}
+
+
+def _add_groups(org, leader, first: int, count: int) -> None:
+    for g in range(first, first + count):
+        group = make_group(org, f"Counted group {g:02d}")
+        group.created_at = utcnow() - timedelta(days=100)
+        make_meeting(group, leader, days_ahead=3 + g)
+    _db.session.commit()
+    signals.refresh(utcnow(), K, everything=True)
+    _db.session.commit()
+
+
+def test_the_home_page_runs_as_many_statements_for_twenty_groups_as_for_two(app, db, client, auth, coordinator):
+    org = make_org("Counting hospital")
+    leader = make_leader()
+    _add_groups(org, leader, 0, 2)
+    auth.login(coordinator)
+    client.get("/")
+    with recorded_statements(_db.engine) as few:
+        assert client.get("/").status_code == 200
+    _add_groups(org, leader, 2, 18)
+    client.get("/")
+    with recorded_statements(_db.engine) as many:
+        html = client.get("/").get_data(as_text=True)
+    assert "Counted group 19" in html  # its warning (no meeting held for 100 days) is there
+    assert len(work(few)) == len(work(many))
+
+
+@pytest.mark.parametrize("everything", [True, False])
+def test_refresh_signals_command_fills_the_table(app, db, everything):
+    org = make_org()
+    make_group(org, "One"), make_group(org, "Two")
+    make_user("someone@example.org")
+    _db.session.commit()
+    args = ["trends", "refresh-signals"] + ([] if everything else ["--due-only"])
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0 and "Stored the signals of 2 group(s)." in result.output
+    assert len(_rows()) == 2
+    again = app.test_cli_runner().invoke(args=args)
+    assert ("2 group(s)" if everything else "0 group(s)") in again.output
+
+
+def test_answers_to_an_open_round_leave_the_row_valid_and_those_of_a_closed_round_do_not(app, db):
+    from app.feedback.models import Answer, Response
+
+    org = make_org()
+    group = make_group(org, "Answering group")
+    people = make_members(group, 3)
+    feedback_round = open_round(group, people, closes_in=timedelta(hours=12))
+    _db.session.commit()
+    signals.refresh(utcnow(), K, everything=True)
+    _db.session.commit()
+    version = _rows()[group.id].version
+
+    def answer():
+        _db.session.add(Response(round_id=feedback_round.id, instrument_id=feedback_round.instrument_id,
+                                 answers=[Answer(item_code="coping", value=3)]))
+        _db.session.flush()
+
+    answer()  # a submission while the round is open: nothing stored changes
+    assert (_rows()[group.id].version, _rows()[group.id].valid_until > utcnow()) == (version, True)
+    _db.session.commit()
+    feedback_round = _db.session.get(FeedbackRound, feedback_round.id)
+    feedback_round.status, feedback_round.closed_at = "closed", utcnow()
+    _db.session.commit()
+    signals.refresh(utcnow(), K, everything=True)
+    _db.session.commit()
+    answer()  # a repair by hand of a closed round: its participation changes
+    assert _rows()[group.id].valid_until == STALE
