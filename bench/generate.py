@@ -1098,6 +1098,13 @@ def _finish(ctx: Context, written: Written, log: Callable[[str], None]) -> None:
     from app.disclosure.services import refresh_round_aggregates
 
     refresh_round_aggregates()
+    # Every group's signals for the coordinator's home, stored as `flask notify send-due` (or `flask trends
+    # refresh-signals`) would have: group_signals is not written row by row (the Writer leaves it).
+    from flask import current_app
+
+    from app.trends.signals import refresh as refresh_signals
+
+    refresh_signals(ctx.now, current_app.config["MIN_RESPONSES"], everything=True)
     if db.session.get_bind().dialect.name == "postgresql":
         for table in db.metadata.sorted_tables:
             if "id" in table.c and isinstance(table.c.id.type, sa.Integer):

@@ -140,6 +140,19 @@ def bench_app(database_url: str):
     })
 
 
+def refresh_signals(app, log) -> None:
+    """Store the group signals that are due (missing, stale, over an hour old), as the periodic `flask notify
+    send-due` of a running deployment keeps them: a reused database's rows may be days old."""
+    from app.extensions import db
+    from app.timeutil import utcnow
+    from app.trends import signals
+
+    with app.app_context():
+        count = signals.refresh(utcnow(), app.config["MIN_RESPONSES"])
+        db.session.commit()
+    log(f"  stored the signals of {count} group(s) that were due")
+
+
 def mint_session(app, user_id: int | None) -> tuple[str, str]:
     """A signed session cookie for the user (or anonymous) with a CSRF token, as a log-in would give.
 
@@ -473,6 +486,9 @@ def run_scale(scale: str, duration: float, reuse: bool, log) -> dict:
         else:
             log(f"[{scale}] generating at {factor}x ...")
             manifests[factor] = generate(scale, factor, url)
+        refreshing = bench_app(manifests[factor]["database_url"])
+        refresh_signals(refreshing, log)
+        _dispose(refreshing)
         log(f"[{scale}] {factor}x: counting queries per endpoint ...")
         counts[factor], measured = count_queries(manifests[factor])
     m = manifests[1.0]
