@@ -79,6 +79,15 @@ def verify_scores(fix: bool, show: int):
         except BaseException:
             db.session.rollback()
             raise
+        if fix and (result.fixed or sums.fixed):
+            # Changed scores change the means the coordinator's home stores per group: store them all again
+            # (app.trends.signals; the stored scores are written outside the session's change tracking).
+            from flask import current_app
+
+            from app.timeutil import utcnow
+            from app.trends.signals import refresh as refresh_signals
+
+            refresh_signals(utcnow(), current_app.config["MIN_RESPONSES"], everything=True)
         if fix:
             db.session.commit()
         else:

@@ -264,6 +264,10 @@ def test_verify_scores_fix_stores_the_recomputed_scores_and_then_verifies(app, d
 
     assert fixed.exit_code == 0, fixed.output
     assert "in 2 responses" in fixed.output and "Stored the recomputed scores of 2 responses." in fixed.output
+    # The coordinator's home keeps means per group (app.trends.signals): every group's are stored again.
+    groups, signals = (db.session.scalar(sa.text(f"SELECT COUNT(*) FROM {table}")) for table in ("groups",
+                                                                                                   "group_signals"))
+    assert signals == groups > 0
     db.session.expire_all()
     assert {response_id: stored(db, response_id) for response_id in answered} == good
     again = verify(app)
