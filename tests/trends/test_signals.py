@@ -230,3 +230,27 @@ def test_answers_to_an_open_round_leave_the_row_valid_and_those_of_a_closed_roun
     _db.session.commit()
     answer()  # a repair by hand of a closed round: its participation changes
     assert _rows()[group.id].valid_until == STALE
+
+
+def test_a_stored_flag_is_judged_again_so_a_meeting_fixed_since_is_not_shown(app, db):
+    from app.accounts.models import TrainingRecord
+
+    org = make_org()
+    group = make_group(org, "Flagged group")
+    leader = make_leader()
+    meeting = make_meeting(group, leader, days_ahead=5)
+    record = _db.session.scalars(sa.select(TrainingRecord).where(TrainingRecord.user_id == leader.id)).one()
+    record.valid_until = (utcnow() + timedelta(days=2)).date()  # expires before the meeting
+    _db.session.commit()
+    now = utcnow()
+    signals.refresh(now, K, everything=True)
+    _db.session.commit()
+    assert _rows()[group.id].flagged == [meeting.id]
+    assert [m for m, _messages in _highlights(now)[1]] == [meeting.id]
+
+    # Fixed behind the session's back (nothing marks the row): the stored flag is only a candidate.
+    _db.session.execute(sa.update(TrainingRecord.__table__).where(TrainingRecord.__table__.c.id == record.id)
+                        .values(valid_until=None))
+    _db.session.commit()
+    assert _rows()[group.id].flagged == [meeting.id]
+    assert _highlights(now) == _highlights(now, stored=False) == ([], [])
