@@ -135,25 +135,9 @@ def _soon(scope: int | None, now: datetime):
     return query.where(Group.organisation_id == scope) if scope is not None else query
 
 
-def coordinator_highlights(scope: int | None, now: datetime, among: Collection[int] | None = None) -> Highlights:
-    """Scheduled meetings of the next 60 days (of the scope's organisation) with no lead, or breaking any other
-    invariant of scheduling.rules (judged by scheduling.services.judge: a lead or co-lead not eligible on
-    the meeting's local date, deactivated, without the leader role, a member of the group, booked twice...).
-
-    A fixed number of statements whatever the number of meetings: the meetings with a lead are judged from plain
-    rows (thousands at city scale), and only the flagged ones shown (at most HIGHLIGHT_LIMIT) are loaded whole.
-    `among`, when given, holds the only meetings that may be flagged (the stored signals of app.trends.signals
-    name them): only those are judged, again, so none is shown that no longer breaks an invariant.
-    """
-    result = Highlights()
-    has_lead = sa.exists().where(MeetingLeader.meeting_id == Meeting.id, MeetingLeader.role == eligibility.LEAD)
-    result.without_lead = list(db.session.scalars(_soon(scope, now).where(~has_lead).limit(HIGHLIGHT_LIMIT)))
-    soon = _soon(scope, now).where(has_lead)
-    if among is not None:
-        if not among:
-            return result
-        soon = soon.where(among_ids(Meeting.id, sorted(among)))
-    soon = soon.subquery("soon")
+def _bookings(query) -> list[Booking]:
+    """The meetings of `query` (a select of Meeting) as Bookings with their leaders, in its order (one statement)."""
+    soon = query.subquery("soon")
     bookings: dict[int, Booking] = {}
     leaders: dict[int, list[tuple[int, str]]] = {}
     for mid, gid, status, starts, ends, user_id, role in db.session.execute(
@@ -164,16 +148,47 @@ def coordinator_highlights(scope: int | None, now: datetime, among: Collection[i
     ):
         bookings.setdefault(mid, Booking(mid, gid, status, starts, ends, ()))
         leaders.setdefault(mid, []).append((user_id, role))
-    ordered = [Booking(b.id, b.group_id, b.status, b.starts_at, b.ends_at, tuple(leaders[b.id]))
-               for b in bookings.values()]
-    found = judge(ordered)
+    return [Booking(b.id, b.group_id, b.status, b.starts_at, b.ends_at, tuple(leaders[b.id]))
+            for b in bookings.values()]
+
+
+def coordinator_highlights(scope: int | None, now: datetime, among: Collection[int] | None = None) -> Highlights:
+    """Scheduled meetings of the next 60 days (of the scope's organisation) with no lead, or breaking any other
+    invariant of scheduling.rules (judged by scheduling.services.judge: a lead or co-lead not eligible on
+    the meeting's local date, deactivated, without the leader role, a member of the group, booked twice...).
+
+    A fixed number of statements whatever the number of meetings: the meetings with a lead are judged from plain
+    rows (thousands at city scale), and only the flagged ones shown (at most HIGHLIGHT_LIMIT) are loaded whole
+    (with `among`, one batch of candidates unless most of the first were fixed since the signals were stored).
+    `among`, when given, holds the only meetings that may be flagged (the stored signals of app.trends.signals
+    name them): only those are judged, again (soonest first, 2 × HIGHLIGHT_LIMIT at a time, until the list is full),
+    so none is shown that no longer breaks an invariant.
+    """
+    result = Highlights()
+    has_lead = sa.exists().where(MeetingLeader.meeting_id == Meeting.id, MeetingLeader.role == eligibility.LEAD)
+    result.without_lead = list(db.session.scalars(_soon(scope, now).where(~has_lead).limit(HIGHLIGHT_LIMIT)))
+    soon = _soon(scope, now).where(has_lead)
+    step = None  # every meeting of the window at once
+    if among is not None:
+        if not among:
+            return result
+        # Candidates, soonest first, a few at a time: most still break an invariant, so the first batch
+        # usually fills the list, however many the signals flag.
+        soon, step = soon.where(among_ids(Meeting.id, sorted(among))), 2 * HIGHLIGHT_LIMIT
     flagged: dict[int, list[rules.Problem]] = {}
-    for booking in ordered:
-        problems = [p for p in found[booking.id] if p.code != rules.NO_LEAD]
-        if problems:
-            flagged[booking.id] = problems
-            if len(flagged) >= HIGHLIGHT_LIMIT:
-                break
+    offset = 0
+    while True:
+        ordered = _bookings(soon if step is None else soon.limit(step).offset(offset))
+        found = judge(ordered)
+        for booking in ordered:
+            problems = [p for p in found[booking.id] if p.code != rules.NO_LEAD]
+            if problems:
+                flagged[booking.id] = problems
+                if len(flagged) >= HIGHLIGHT_LIMIT:
+                    break
+        if step is None or len(flagged) >= HIGHLIGHT_LIMIT or len(ordered) < step:
+            break
+        offset += step
     if flagged:
         meetings = db.session.scalars(
             sa.select(Meeting).where(Meeting.id.in_(list(flagged)))

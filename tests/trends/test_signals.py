@@ -254,3 +254,29 @@ def test_a_stored_flag_is_judged_again_so_a_meeting_fixed_since_is_not_shown(app
     _db.session.commit()
     assert _rows()[group.id].flagged == [meeting.id]
     assert _highlights(now) == _highlights(now, stored=False) == ([], [])
+
+
+def test_the_stored_candidates_are_judged_a_batch_at_a_time_until_the_list_is_full(app, db, monkeypatch):
+    from app.accounts.models import TrainingRecord
+
+    monkeypatch.setattr(scheduling, "HIGHLIGHT_LIMIT", 2)  # batches of 4 candidates
+    org = make_org()
+    group = make_group(org, "Many flags group")
+    leader, other = make_leader(), make_leader("other@example.org", name="Leader Wang")
+    meetings = [make_meeting(group, leader, days_ahead=5 + i) for i in range(7)]
+    record = _db.session.scalars(sa.select(TrainingRecord).where(TrainingRecord.user_id == leader.id)).one()
+    record.valid_until = (utcnow() + timedelta(days=2)).date()
+    _db.session.commit()
+    now = utcnow()
+    signals.refresh(now, K, everything=True)
+    _db.session.commit()
+    assert _rows()[group.id].flagged == [m.id for m in meetings]
+    # The three soonest get a qualified lead behind the session's back: still candidates, no longer flagged.
+    ml = MeetingLeader.__table__
+    _db.session.execute(sa.update(ml).where(ml.c.meeting_id.in_([m.id for m in meetings[:3]]))
+                        .values(user_id=other.id))
+    _db.session.commit()
+
+    shown = _highlights(now)
+    assert [mid for mid, _messages in shown[1]] == [meetings[3].id, meetings[4].id]
+    assert shown == _highlights(now, stored=False)
