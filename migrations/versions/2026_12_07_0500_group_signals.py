@@ -2,7 +2,7 @@
 closed round's participation and published means beside the round before, upcoming meetings breaking an invariant)
 
 Revision ID: 4f2a9c7e1b35
-Revises: 8b3e51c0a7d2
+Revises: 3f6d2a9c8e14
 Create Date: 2026-12-07 05:00:00.000000
 
 The table starts empty: the home computes a group without a valid row live, so nothing is wrong meanwhile, only
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '4f2a9c7e1b35'
-down_revision = '8b3e51c0a7d2'
+down_revision = '3f6d2a9c8e14'
 branch_labels = None
 depends_on = None
 
