@@ -8,10 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
-import numpy as np
-from scipy import stats as scipy_stats
-
-from app.feedback.stats import is_noise_sd
+from app.feedback.stats import is_noise_sd, linear_trend
 
 CONFIDENCE = 0.95
 
@@ -180,12 +177,10 @@ def least_squares_slope(xs: Sequence[float], ys: Sequence[float]) -> Slope | Non
     n = len(xs)
     if n < 3 or len(set(xs)) < 2:
         return None
-    fit = scipy_stats.linregress(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
-    slope, stderr = float(fit.slope), float(fit.stderr)
-    if not math.isfinite(stderr):
-        stderr = 0.0
-    half = float(scipy_stats.t.ppf(1 - (1 - CONFIDENCE) / 2, n - 2)) * stderr
-    return Slope(slope, slope - half, slope + half, n)
+    # One score per point: the same line and interval as the attendance bands' (feedback.stats.linear_trend),
+    # without loading scipy.stats into every worker.
+    fit = linear_trend([(float(x), (1, float(y), float(y) * float(y))) for x, y in zip(xs, ys, strict=True)])
+    return Slope(fit.slope, fit.low, fit.high, n)
 
 
 def decline_by_slope(points: Sequence[tuple[int, float]], t: Thresholds) -> Finding:
