@@ -29,3 +29,18 @@ def test_a_password_waits_while_another_is_being_hashed(app):
         services._HASHING.release()
     assert done.wait(10)
     thread.join()
+
+
+def test_a_worker_starts_without_the_heavy_statistics_modules(tmp_path):
+    """scipy.stats (and pandas) would put ~50 MB into every worker: the app computes with scipy.special only."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SECRET_KEY": "s" * 40, "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+           "BASE_URL": "https://balint.example"}
+    code = ("import sys; from app import create_app; create_app('production'); "
+            "print(sorted(m for m in ('scipy.stats', 'pandas') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
