@@ -390,3 +390,15 @@ def groups_with_open_rounds(organisation: str, groups: int, per_group: int, emai
         feedback_round = open_round(group, present=members, instrument=instrument)
         people += [(person.email, feedback_round.id) for person in members]
     return people
+
+
+def alpha_questionnaire(code: str, title: str) -> dict:
+    """A questionnaire whose subscales test Cronbach's alpha: A of three questions (a2 reverse-scored), U of two,
+    S of one (no alpha)."""
+    return questionnaire(
+        code, t(title),
+        items=[likert("a1", t("A one")), likert("a2", t("A two"), reverse=True), likert("a3", t("A three")),
+               likert("u1", t("U one")), likert("u2", t("U two")), likert("s1", t("Single"))],
+        subscales=[subscale("A", t("Together"), "a1", "a2", "a3"), subscale("U", t("Apart"), "u1", "u2"),
+                   subscale("S", t("Alone"), "s1")],
+    )

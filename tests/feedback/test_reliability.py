@@ -19,17 +19,7 @@ from app.feedback.stats import (
     linear_trend,
     reliability,
 )
-
-
-def numpy_alpha(matrix):
-    """Alpha and Feldt's interval written out from the raw answers (numpy; quantiles from scipy.stats.f)."""
-    data = np.asarray(matrix, dtype=float)
-    n, k = data.shape
-    alpha = k / (k - 1) * (1 - data.var(axis=0, ddof=1).sum() / data.sum(axis=1).var(ddof=1))
-    df1, df2 = n - 1, (n - 1) * (k - 1)
-    low = 1 - (1 - alpha) * scipy_stats.f.ppf(0.975, df1, df2)
-    high = 1 - (1 - alpha) * scipy_stats.f.ppf(0.025, df1, df2)
-    return alpha, low, high
+from tests.reference_stats import numpy_alpha
 
 
 def sums_of(matrix):

@@ -23,6 +23,7 @@ from app.timeutil import utcnow
 from app.trends import group_queries, paired
 from tests.factories import CODED, bearer_headers, code_of, consecutive_rounds, make_instrument
 from tests.querylog import recorded_statements
+from tests.reference_stats import numpy_alpha
 
 K = 3
 
@@ -33,18 +34,13 @@ def code(*facts: str) -> str:
 # --- pure: the statistics against an independent computation ------------------------------------------
 
 
-def numpy_alpha(rows: np.ndarray) -> float:
-    k = rows.shape[1]
-    return k / (k - 1) * (1 - rows.var(axis=0, ddof=1).sum() / rows.sum(axis=1).var(ddof=1))
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.integers(min_value=3, max_value=40), st.integers(min_value=2, max_value=8), st.integers(0, 10**6))
 def test_alpha_equals_numpy(n, items, seed):
     rng = np.random.default_rng(seed)
     trait = rng.normal(size=(n, 1))
     rows = np.clip(np.round(3 + trait + rng.normal(scale=0.8, size=(n, items))), 1, 5)
-    expected = numpy_alpha(rows) if rows.sum(axis=1).var(ddof=1) > 0 else None
+    expected = numpy_alpha(rows)[0] if rows.sum(axis=1).var(ddof=1) > 0 else None
     got = paired.cronbach_alpha(rows.tolist())
     if expected is None:
         assert got is None
@@ -180,7 +176,7 @@ def test_paired_figures_equal_numpy_on_the_database(db, group, people, coordinat
     assert (change.ci_low, change.ci_high) == (pytest.approx(diffs.mean() - half, abs=1e-9),
                                                pytest.approx(diffs.mean() + half, abs=1e-9))
     rows = np.array([[int(a["a1"]), 6 - int(a["a2"]), int(a["a3"])] for a in answers1])
-    assert change.alpha == pytest.approx(numpy_alpha(rows), abs=1e-9)
+    assert change.alpha == pytest.approx(numpy_alpha(rows)[0], abs=1e-9)
 
 
 def test_shown_paired_figures_are_announced_with_both_rounds_and_hidden_ones_are_not(db, group, people):

@@ -7,32 +7,16 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from scipy import stats as scipy_stats
 
 from app import disclosure
 from app.extensions import db as _db
 from app.feedback.models import Answer, FeedbackRound, Response
 from app.trends import group_queries
-from tests.factories import bearer_headers, likert, make_instrument, questionnaire, subscale, t
+from tests.factories import alpha_questionnaire, bearer_headers, make_instrument
+from tests.reference_stats import numpy_alpha
 
 K = 3
-RELIABLE = questionnaire(
-    "alpha-test", t("Alpha test"),
-    items=[likert("a1", t("A one")), likert("a2", t("A two"), reverse=True), likert("a3", t("A three")),
-           likert("u1", t("U one")), likert("u2", t("U two")), likert("s1", t("Single"))],
-    subscales=[subscale("A", t("Together"), "a1", "a2", "a3"), subscale("U", t("Apart"), "u1", "u2"),
-               subscale("S", t("Alone"), "s1")],
-)
-
-
-def numpy_alpha(matrix):
-    """Alpha and Feldt's 95% interval from the raw item scores (numpy; F quantiles from scipy.stats.f)."""
-    data = np.asarray(matrix, dtype=float)
-    n, k = data.shape
-    alpha = k / (k - 1) * (1 - data.var(axis=0, ddof=1).sum() / data.sum(axis=1).var(ddof=1))
-    df1, df2 = n - 1, (n - 1) * (k - 1)
-    return (alpha, 1 - (1 - alpha) * scipy_stats.f.ppf(0.975, df1, df2),
-            1 - (1 - alpha) * scipy_stats.f.ppf(0.025, df1, df2))
+RELIABLE = alpha_questionnaire("alpha-test", "Alpha test")
 
 
 class Rounds:
