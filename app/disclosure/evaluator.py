@@ -19,6 +19,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.disclosure import paired as coded_rounds
 from app.disclosure import queries, rules
 from app.disclosure.release import RESPONSES, Part, Release, announce, subscale_measure
 from app.extensions import db
@@ -53,15 +54,7 @@ def _linked_rounds(k: int, now: datetime) -> set[int]:
     """Every round of the programme whose codes may be shown (rules.linkable_rounds over every published round with
     a code, in the order they closed, whatever the export covers: two exports of different scopes or periods then
     never show codes of two rounds that one export would not). Two statements."""
-    coded = sa.select(Response.round_id).where(Response.code.is_not(None)).distinct()
-    codes: dict[int, list[str]] = defaultdict(list)
-    totals: dict[int, int] = defaultdict(int)
-    for round_id, code in db.session.execute(
-        sa.select(Response.round_id, Response.code).where(Response.round_id.in_(coded))
-    ):
-        totals[round_id] += 1
-        if code is not None:
-            codes[round_id].append(code)
+    codes, totals = coded_rounds.round_codes(sa.select(Response.round_id).where(Response.code.is_not(None)).distinct())
     if not totals:
         return set()
     published = [r for r in db.session.scalars(sa.select(FeedbackRound).where(FeedbackRound.id.in_(list(totals))))

@@ -65,8 +65,9 @@ def _coded_scores(round_ids: list[int]) -> dict[int, dict[str, dict[str, float |
     return out
 
 
-def _codes(round_ids: list[int]) -> tuple[dict[int, list[str]], dict[int, int]]:
-    """Per round: the codes given (one per coded response) and how many responses it has in all."""
+def round_codes(round_ids) -> tuple[dict[int, list[str]], dict[int, int]]:
+    """Per round: the codes given (one per coded response) and how many responses it has in all. `round_ids` is a
+    list of ids or a select of them."""
     codes: dict[int, list[str]] = defaultdict(list)
     totals: dict[int, int] = defaultdict(int)
     for round_id, code in db.session.execute(
@@ -123,7 +124,7 @@ def group_pairs(rounds: Sequence[FeedbackRound], definitions: dict[int, scoring.
     if not couples:
         return []
     ids = sorted({r.id for couple in couples for r in couple})
-    codes, totals = _codes(ids)
+    codes, totals = round_codes(ids)
     scores = _coded_scores(ids)
     scored = _scored(ids)
     items = _item_rows(sorted({a.id for a, _b in couples}))
