@@ -135,19 +135,22 @@ def _soon(scope: int | None, now: datetime):
     return query.where(Group.organisation_id == scope) if scope is not None else query
 
 
-def _bookings(query) -> list[Booking]:
-    """The meetings of `query` (a select of Meeting) as Bookings with their leaders, in its order (one statement)."""
+def bookings_of(query, *, leaderless: bool = False) -> list[Booking]:
+    """The meetings of `query` (a select of Meeting) as Bookings with their leaders, in its order (one statement):
+    for scheduling.services.judge, without ORM objects. Meetings without any leader only with `leaderless`."""
     soon = query.subquery("soon")
     bookings: dict[int, Booking] = {}
     leaders: dict[int, list[tuple[int, str]]] = {}
     for mid, gid, status, starts, ends, user_id, role in db.session.execute(
         sa.select(soon.c.id, soon.c.group_id, soon.c.status, soon.c.starts_at, soon.c.ends_at,
                   MeetingLeader.user_id, MeetingLeader.role)
-        .join(MeetingLeader, MeetingLeader.meeting_id == soon.c.id)
+        .join(MeetingLeader, MeetingLeader.meeting_id == soon.c.id, isouter=leaderless)
         .order_by(soon.c.starts_at, soon.c.id, MeetingLeader.id)
     ):
         bookings.setdefault(mid, Booking(mid, gid, status, starts, ends, ()))
-        leaders.setdefault(mid, []).append((user_id, role))
+        leaders.setdefault(mid, [])
+        if user_id is not None:
+            leaders[mid].append((user_id, role))
     return [Booking(b.id, b.group_id, b.status, b.starts_at, b.ends_at, tuple(leaders[b.id]))
             for b in bookings.values()]
 
@@ -178,7 +181,7 @@ def coordinator_highlights(scope: int | None, now: datetime, among: Collection[i
     flagged: dict[int, list[rules.Problem]] = {}
     offset = 0
     while True:
-        ordered = _bookings(soon if step is None else soon.limit(step).offset(offset))
+        ordered = bookings_of(soon if step is None else soon.limit(step).offset(offset))
         found = judge(ordered)
         for booking in ordered:
             problems = [p for p in found[booking.id] if p.code != rules.NO_LEAD]

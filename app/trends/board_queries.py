@@ -24,7 +24,8 @@ from app.meetings.models import Attendance
 from app.programme.models import Group, Organisation
 from app.scheduling import rules as scheduling_rules
 from app.scheduling.models import Meeting
-from app.scheduling.services.invariants import problems_for
+from app.scheduling.queries import bookings_of
+from app.scheduling.services.invariants import among, judge
 from app.timeutil import local_date
 from app.trends import rules
 
@@ -123,20 +124,21 @@ def _eligible(round_ids: list[int]) -> dict[int, int]:
 
 def _without_eligible_lead(group_ids: list[int], now: datetime, horizon_days: int) -> dict[int, list[int]]:
     """Per group, how many days ahead each scheduled meeting of the horizon starts that has no eligible lead:
-    no lead, or a lead the invariants flag (scheduling.services.invariants.problems_for). Six statements at most.
+    no lead, or a lead the invariants flag (scheduling.services.invariants.judge, over plain rows). Five
+    statements at most.
 
     Held meetings of the horizon count too: ahead of today none is held, and on a past `now` (a quarter's end)
     a meeting held since was still ahead then."""
     if not group_ids:
         return {}
-    meetings = list(db.session.scalars(
+    meetings = bookings_of(
         sa.select(Meeting)
-        .where(Meeting.group_id.in_(group_ids), Meeting.status.in_(scheduling_rules.LIVE_STATUSES),
+        .where(among(Meeting.group_id, group_ids), Meeting.status.in_(scheduling_rules.LIVE_STATUSES),
                Meeting.starts_at >= now,
-               Meeting.starts_at < now + timedelta(days=horizon_days + 1))
-        .order_by(Meeting.starts_at, Meeting.id)
-    ))
-    problems = problems_for(meetings)
+               Meeting.starts_at < now + timedelta(days=horizon_days + 1)),
+        leaderless=True,
+    )
+    problems = judge(meetings)
     today = local_date(now)
     out: dict[int, list[int]] = defaultdict(list)
     for meeting in meetings:
