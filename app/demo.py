@@ -238,6 +238,7 @@ def _seed_groups(people: People, today: date) -> list[Group]:
     joined = today - timedelta(days=3 * 365)
     staff = people.staff
     for group in (icu, er):
+        group.created_at = to_utc(joined, DEMO_TIME)  # the groups are as old as their history, whatever the clock
         programme.add_group_leader(coordinator, group, people.leader, today=today)
     programme.add_group_leader(coordinator, icu, people.co_leader, today=today)
     for person in (people.member, *staff[:7]):
