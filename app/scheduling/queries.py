@@ -82,12 +82,14 @@ def skipped_dates(group: Group, start: date, until: date) -> list[rules.PlannedD
 def _mine(user: User):
     """Meetings the user leads or co-leads, and meetings of the groups they are a current member of."""
     member_of = sa.select(Membership.group_id).where(Membership.user_id == user.id, Membership.left_on.is_(None))
-    leads = sa.select(MeetingLeader.meeting_id).where(MeetingLeader.user_id == user.id)
-    return (
-        sa.select(Meeting)
-        .where(sa.or_(Meeting.group_id.in_(member_of), Meeting.id.in_(leads)))
-        .options(so.joinedload(Meeting.group))
+    # One set of ids from the user's own rows (their groups' meetings by the group index, their bookings by the
+    # user index), not an OR of two subqueries: with the OR, PostgreSQL walked every group's upcoming meetings in
+    # time order to find the user's few (6,000 rows at city scale for a member's home).
+    mine = sa.union(
+        sa.select(Meeting.id).where(Meeting.group_id.in_(member_of)),
+        sa.select(MeetingLeader.meeting_id).where(MeetingLeader.user_id == user.id),
     )
+    return sa.select(Meeting).where(Meeting.id.in_(mine)).options(so.joinedload(Meeting.group))
 
 
 def my_meetings(user: User, show: str, now: datetime, page: int = 1) -> Pagination:
