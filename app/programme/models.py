@@ -81,7 +81,9 @@ class Membership(db.Model):
     __tablename__ = "memberships"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    group_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("groups.id", ondelete="CASCADE"))
+    # Indexed alone too: "the group's members on a date" includes memberships that ended, which the partial
+    # unique index below does not hold (without it, every record page read all the programme's memberships).
+    group_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     joined_on: so.Mapped[date]
     left_on: so.Mapped[date | None]
