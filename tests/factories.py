@@ -402,3 +402,23 @@ def alpha_questionnaire(code: str, title: str) -> dict:
         subscales=[subscale("A", t("Together"), "a1", "a2", "a3"), subscale("U", t("Apart"), "u1", "u2"),
                    subscale("S", t("Alone"), "s1")],
     )
+
+
+def pulse_round(group, number: int, instrument, scores: Iterable, opens_at, closed: bool = True):
+    """A round of the group on the PULSE questionnaire, written straight to the tables: one response per score
+    (both wellbeing questions answered with it; a pair (a, b) answers them apart). Closed rounds closed at the end
+    of their 14-day window."""
+    from app.feedback.models import Answer, FeedbackRound, Response
+
+    closes_at = opens_at + timedelta(days=14)
+    the_round = FeedbackRound(group_id=group.id, number=number, opens_at=opens_at, closes_at=closes_at,
+                              status="closed" if closed else "open", closed_at=closes_at if closed else None,
+                              instrument_id=instrument.id)
+    db.session.add(the_round)
+    db.session.flush()
+    for score in scores:
+        first, second = score if isinstance(score, tuple) else (score, score)
+        db.session.add(Response(round_id=the_round.id, instrument_id=instrument.id, answers=[
+            Answer(item_code="recovery", value=first), Answer(item_code="coping", value=second)]))
+    db.session.flush()
+    return the_round

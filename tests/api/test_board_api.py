@@ -9,11 +9,10 @@ import pytest
 
 from app import disclosure
 from app.extensions import db as _db
-from app.feedback.models import Answer, FeedbackRound, Response
 from app.scheduling.models import Meeting
 from app.trends import rules
 from app.trends.board_queries import programme_board
-from tests.factories import PULSE, make_group, make_instrument, make_scoped_coordinator
+from tests.factories import PULSE, make_group, make_instrument, make_scoped_coordinator, pulse_round
 
 PROBLEM = "application/problem+json"
 # A slow slide in steps of a quarter point, and a steady group beside it.
@@ -24,20 +23,6 @@ STEADY = [4, 4, 3, 4, 5, 4]
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def add_round(group, number, instrument, scores, opens_at):
-    """A closed round of the group: one response per wellbeing score (both questions answered with it)."""
-    the_round = FeedbackRound(group_id=group.id, number=number, opens_at=opens_at,
-                              closes_at=opens_at + timedelta(days=14), status="closed",
-                              closed_at=opens_at + timedelta(days=14), instrument_id=instrument.id)
-    _db.session.add(the_round)
-    _db.session.flush()
-    for score in scores:
-        _db.session.add(Response(round_id=the_round.id, instrument_id=instrument.id, answers=[
-            Answer(item_code="recovery", value=score), Answer(item_code="coping", value=score)]))
-    _db.session.flush()
-    return the_round
 
 
 def held(group, days_ago):
@@ -56,9 +41,9 @@ def programme(db, org, other_org):
     elsewhere = make_group(other_org, "Elsewhere group")
     for number, scores in enumerate(SLIDE, start=1):
         opens_at = now - timedelta(days=300 - 30 * number)
-        add_round(sliding, number, instrument, scores, opens_at)
-        add_round(steady, number, instrument, STEADY, opens_at)
-        add_round(elsewhere, number, instrument, STEADY, opens_at)
+        pulse_round(sliding, number, instrument, scores, opens_at)
+        pulse_round(steady, number, instrument, STEADY, opens_at)
+        pulse_round(elsewhere, number, instrument, STEADY, opens_at)
     for group in (sliding, steady, elsewhere):
         held(group, 3)
     _db.session.commit()
@@ -106,7 +91,7 @@ def test_the_reasons_speak_the_callers_language(api, programme, coordinator):
 def test_a_hidden_round_gives_the_api_no_figure(api, programme, coordinator):
     """A collapse in a round below k must not show through the board's figures."""
     steady = programme["steady"]
-    hidden = add_round(steady, 9, programme["instrument"], [1, 1], _now() - timedelta(days=5))
+    hidden = pulse_round(steady, 9, programme["instrument"], [1, 1], _now() - timedelta(days=5))
     _db.session.commit()
     with disclosure.observe() as seen:
         body = api.as_(coordinator).get("/api/v1/board").get_json()

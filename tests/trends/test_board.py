@@ -14,13 +14,13 @@ import pytest
 from app import disclosure
 from app.disclosure.services import refresh_round_aggregates
 from app.extensions import db as _db
-from app.feedback.models import Answer, FeedbackRound, Response, RoundMeeting
+from app.feedback.models import FeedbackRound, RoundMeeting
 from app.meetings.models import Attendance
 from app.scheduling.models import Meeting, MeetingLeader
 from app.trends import rules
 from app.trends.board_queries import programme_board
 from app.trends.rules import AMBER, GREEN, RED, Thresholds
-from tests.factories import PULSE, make_group, make_instrument, make_leader, make_meeting, make_user
+from tests.factories import PULSE, make_group, make_instrument, make_leader, make_meeting, make_user, pulse_round
 from tests.querylog import recorded_statements, work
 
 NOW = datetime(2026, 6, 15, 4, 0)
@@ -34,19 +34,9 @@ def instrument(db):
 
 
 def add_round(group, number, instrument, scores, closed=True, opens_at=None):
-    """A round of the group: one response per wellbeing score (both items answered with it)."""
-    opens_at = opens_at or NOW - timedelta(days=400 - 30 * number)
-    the_round = FeedbackRound(group_id=group.id, number=number, opens_at=opens_at,
-                              closes_at=opens_at + timedelta(days=14), status="closed" if closed else "open",
-                              instrument_id=instrument.id)
-    _db.session.add(the_round)
-    _db.session.flush()
-    for score in scores:
-        first, second = score if isinstance(score, tuple) else (score, score)
-        _db.session.add(Response(round_id=the_round.id, instrument_id=instrument.id, answers=[
-            Answer(item_code="recovery", value=first), Answer(item_code="coping", value=second)]))
-    _db.session.flush()
-    return the_round
+    """A round of the group, a month after the one before: one response per wellbeing score."""
+    return pulse_round(group, number, instrument, scores, opens_at or NOW - timedelta(days=400 - 30 * number),
+                       closed=closed)
 
 
 def held(group, days_ago: int, now=NOW) -> Meeting:

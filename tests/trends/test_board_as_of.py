@@ -11,31 +11,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.extensions import db as _db
-from app.feedback.models import Answer, FeedbackRound, Response
 from app.scheduling.models import Meeting
 from app.trends import rules
 from app.trends.board_queries import programme_board
-from tests.factories import PULSE, make_group, make_instrument
+from tests.factories import PULSE, make_group, make_instrument, pulse_round
 
 # 2025 Q2 in Beijing ends at 2025-07-01 00:00 +08:00, that is 2025-06-30 16:00 UTC.
 QUARTER_END = datetime(2025, 6, 30, 16, 0)
 STEADY = [[4, 4, 3, 4, 5, 4]] * 5
 # After the quarter: a fall of half a point a round (red by both decline rules).
 FALL = [[4, 3, 4, 3, 3, 4], [3, 3, 3, 4, 3, 2], [3, 2, 2, 3, 2, 3], [2, 2, 1, 2, 3, 2]]
-
-
-def add_round(group, number, instrument, scores, opens_at, status="closed"):
-    closes_at = opens_at + timedelta(days=14)
-    the_round = FeedbackRound(group_id=group.id, number=number, opens_at=opens_at, closes_at=closes_at,
-                              status=status, closed_at=closes_at if status == "closed" else None,
-                              instrument_id=instrument.id)
-    _db.session.add(the_round)
-    _db.session.flush()
-    for score in scores:
-        _db.session.add(Response(round_id=the_round.id, instrument_id=instrument.id, answers=[
-            Answer(item_code="recovery", value=score), Answer(item_code="coping", value=score)]))
-    _db.session.flush()
-    return the_round
 
 
 def held(group, starts_at):
@@ -52,10 +37,10 @@ def turned_red(db, org):
     group = make_group(org, "Turned red group")
     group.created_at = datetime(2024, 1, 1)
     for number, scores in enumerate(STEADY, start=1):
-        add_round(group, number, instrument, scores, datetime(2024, 6, 1) + timedelta(days=70 * (number - 1)))
-    add_round(group, 6, instrument, FALL[0], datetime(2025, 6, 25, 2, 0))  # open at the quarter's end
+        pulse_round(group, number, instrument, scores, datetime(2024, 6, 1) + timedelta(days=70 * (number - 1)))
+    pulse_round(group, 6, instrument, FALL[0], datetime(2025, 6, 25, 2, 0))  # open at the quarter's end
     for number, scores in enumerate(FALL[1:], start=7):
-        add_round(group, number, instrument, scores, datetime(2025, 8, 1) + timedelta(days=60 * (number - 7)))
+        pulse_round(group, number, instrument, scores, datetime(2025, 8, 1) + timedelta(days=60 * (number - 7)))
     held(group, QUARTER_END - timedelta(days=10))
     now = datetime.now(UTC).replace(tzinfo=None)
     held(group, now - timedelta(days=3))
