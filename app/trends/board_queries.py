@@ -148,14 +148,17 @@ def _without_eligible_lead(group_ids: list[int], now: datetime, horizon_days: in
 
 
 def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds: rules.Thresholds,
-                    organisation_id: int | None = None, locale: str = "en", as_of: bool = False) -> Board:
+                    organisation_id: int | None = None, locale: str = "en", as_of: bool = False,
+                    group_id: int | None = None) -> Board:
     """Every active group the coordinator sees (all, or one organisation's), with its status and reasons.
 
-    `scope_org_id` is the coordinator's own limit, `organisation_id` the page's filter. Rules (app.trends.rules):
-    both decline rules per subscale over the group's closed rounds shown at k (a hidden round gives no point),
-    the concern share of the latest round that shows the subscale (only where app.disclosure publishes it),
-    participation of the latest closed round, days since the last held meeting, meetings ahead without an
-    eligible lead. A fixed number of statements (about fourteen), whatever the number of groups and rounds.
+    `scope_org_id` is the coordinator's own limit, `organisation_id` the page's filter, `group_id` one group's row
+    alone (an export for one group: every rule reads the group's own rounds and meetings only).
+    Rules (app.trends.rules): both decline rules per subscale over the group's closed rounds shown at k (a hidden
+    round gives no point), the concern share of the latest round that shows the subscale (only where
+    app.disclosure publishes it), participation of the latest closed round, days since the last held meeting,
+    meetings ahead without an eligible lead. A fixed number of statements (about fourteen), whatever the number
+    of groups and rounds.
 
     Only rounds that had closed at `now` and meetings held by then count. With `as_of` the board is drawn as it
     stood at a past `now` (the quarterly report's, at the quarter's end): groups created after it are left out
@@ -180,6 +183,8 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
         query = query.where(Group.organisation_id == scope_org_id)
     if organisation_id is not None:
         query = query.where(Group.organisation_id == organisation_id)
+    if group_id is not None:
+        query = query.where(Group.id == group_id)
     if as_of:
         query = query.where(Group.created_at <= now)
     groups = db.session.execute(query).all()
@@ -249,7 +254,7 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
 
 
 def board_for(scope_org_id: int | None, organisation_id: int | None = None, now: datetime | None = None,
-              as_of: bool | None = None) -> Board:
+              as_of: bool | None = None, group_id: int | None = None) -> Board:
     """The board as a page shows it: the thresholds and k of the app's config, the reader's language, now — or as
     it stood at a past `now` (groups created after it left out; `as_of` defaults to whether `now` is given: a
     caller passing the present moment says as_of=False).
@@ -264,4 +269,4 @@ def board_for(scope_org_id: int | None, organisation_id: int | None = None, now:
     config = current_app.config
     return programme_board(scope_org_id, now or utcnow(), config["MIN_RESPONSES"],
                            rules.Thresholds.from_config(config), organisation_id, str(get_locale()),
-                           as_of=now is not None if as_of is None else as_of)
+                           as_of=now is not None if as_of is None else as_of, group_id=group_id)

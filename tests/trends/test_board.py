@@ -85,6 +85,9 @@ def test_a_slow_slide_is_red_by_both_decline_rules_and_a_steady_group_is_green(d
     slope = next(f for f in row_of(result, sliding).findings if f.rule == rules.DECLINE_SLOPE)
     assert slope.detail["subscale"] == "Wellbeing"
     assert (slope.detail["first_round"], slope.detail["last_round"]) == (4, 8)
+    # One group's board (an export for that group) is that group's row of the whole board, alone.
+    for group in (sliding, steady):
+        assert programme_board(None, NOW, 3, T, group_id=group.id).rows == [row_of(result, group)]
     # The same numbers read from the stored aggregates once the rounds are aggregated.
     refresh_round_aggregates()
     assert board().rows == result.rows
