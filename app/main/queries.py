@@ -104,7 +104,7 @@ def home_summary(user: User, today: date | None = None) -> HomeSummary:
         summary.missing_questionnaire = missing_questionnaire(scope)
         # A large programme's board takes seconds to gather (every group's last rounds): it stays on its own page.
         if summary.counts["groups"] <= current_app.config["HOME_BOARD_MAX_GROUPS"]:
-            summary.board = board_for(scope, now=now, as_of=False)
+            summary.board = board_for(scope)  # the present: no `now`, which would mean "as it stood then"
         else:
             summary.board_deferred = True
         summary.warnings = early_warnings(

@@ -254,10 +254,9 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
 
 
 def board_for(scope_org_id: int | None, organisation_id: int | None = None, now: datetime | None = None,
-              as_of: bool | None = None, group_id: int | None = None) -> Board:
+              group_id: int | None = None) -> Board:
     """The board as a page shows it: the thresholds and k of the app's config, the reader's language, now — or as
-    it stood at a past `now` (groups created after it left out; `as_of` defaults to whether `now` is given: a
-    caller passing the present moment says as_of=False).
+    it stood at a past `now` (groups created after it left out).
 
     Raises ValueError when the configured thresholds contradict each other (`flask check` reports it too).
     """
@@ -269,4 +268,4 @@ def board_for(scope_org_id: int | None, organisation_id: int | None = None, now:
     config = current_app.config
     return programme_board(scope_org_id, now or utcnow(), config["MIN_RESPONSES"],
                            rules.Thresholds.from_config(config), organisation_id, str(get_locale()),
-                           as_of=now is not None if as_of is None else as_of, group_id=group_id)
+                           as_of=now is not None, group_id=group_id)
