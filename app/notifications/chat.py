@@ -12,14 +12,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import httpx
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.notifications.models import PlatformToken
 from app.timeutil import utcnow
+
+if TYPE_CHECKING:
+    import httpx
 
 REFRESH_MARGIN = timedelta(minutes=5)
 # The platforms answer "rate limited" or "busy" with these codes (besides HTTP 429 and 5xx): try again later.
@@ -75,6 +78,8 @@ _clients = threading.local()
 def http_client() -> httpx.Client:
     """This thread's HTTP client for the configured timeout and proxy (CHAT_PROXY, unset: direct), kept between
     calls so connections and the TLS set-up are reused."""
+    import httpx  # here, not at the top: a worker holds httpx (~5 MB) only when a chat platform is used
+
     proxy = current_app.config.get("CHAT_PROXY") or None
     timeout = current_app.config.get("CHAT_TIMEOUT", 10)
     clients = getattr(_clients, "by_setting", None)
@@ -92,6 +97,8 @@ def call(method: str, url: str, *, params: dict | None = None, json: dict | None
     Raises PlatformError: retryable for network errors, HTTP 429 and 5xx and RETRYABLE_CODES; not retryable
     for other HTTP errors, a body that is not JSON, or another non-zero errcode.
     """
+    import httpx
+
     target = httpx.URL(url).copy_merge_params(params or {})  # a robot's webhook carries its own key already
     try:
         response = http_client().request(method, target, json=json)

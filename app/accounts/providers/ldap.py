@@ -9,22 +9,30 @@ widen a search.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ssl
 import uuid
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.accounts.providers.rules import ExternalIdentity, mapped_roles, parse_role_map
 
-with warnings.catch_warnings():  # ldap3 imports names pyasn1 has since renamed (a DeprecationWarning at import)
-    warnings.simplefilter("ignore", DeprecationWarning)
+if TYPE_CHECKING:
     import ldap3
-    from ldap3.core import exceptions as ldap_errors
-    from ldap3.utils.conv import escape_filter_chars
-    from ldap3.utils.dn import escape_rdn
 
 
-WRONG_CREDENTIALS = (ldap_errors.LDAPBindError, ldap_errors.LDAPInvalidCredentialsResult)
+@functools.cache
+def _ldap3():
+    """The ldap3 package with the submodules used here, imported on first use: a worker holds it (~5 MB) only
+    when LDAP sign-in is used."""
+    with warnings.catch_warnings():  # ldap3 imports names pyasn1 has since renamed (a DeprecationWarning at import)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ldap3
+        import ldap3.core.exceptions
+        import ldap3.utils.conv
+        import ldap3.utils.dn
+    return ldap3
 
 
 class DirectoryUnavailable(Exception):
@@ -83,26 +91,33 @@ def user_filter(template: str, username: str) -> str:
     >>> user_filter("(uid={username})", "*)(uid=*")
     '(uid=\\\\2a\\\\29\\\\28uid=\\\\2a)'
     """
-    return template.replace("{username}", escape_filter_chars(username))
+    return template.replace("{username}", _ldap3().utils.conv.escape_filter_chars(username))
 
 
 def bind_name(template: str, username: str) -> str:
     """The DN (or user principal name) to bind as, the typed name escaped as a DN value."""
-    return template.replace("{username}", escape_rdn(username))
+    return template.replace("{username}", _ldap3().utils.dn.escape_rdn(username))
 
 
-class _ContextTls(ldap3.Tls):
-    """TLS for ldap3 through a standard-library SSLContext that checks the certificate and the host name itself
-    during the handshake (ldap3's own host-name check calls ssl.match_hostname, deprecated and gone in 3.12)."""
+@functools.cache
+def _context_tls() -> type[ldap3.Tls]:
+    """The ldap3.Tls subclass below, made on first use (ldap3 is imported only then)."""
 
-    def __init__(self, context: ssl.SSLContext):
-        super().__init__(validate=ssl.CERT_NONE)  # leaves ldap3's own check out
-        self.context = context
+    class ContextTls(_ldap3().Tls):
+        """TLS for ldap3 through a standard-library SSLContext that checks the certificate and the host name
+        itself during the handshake (ldap3's own host-name check calls ssl.match_hostname, deprecated and gone
+        in 3.12)."""
 
-    def wrap_socket(self, connection, do_handshake=False):
-        connection.socket = self.context.wrap_socket(connection.socket, server_side=False,
-                                                     do_handshake_on_connect=do_handshake,
-                                                     server_hostname=connection.server.host)
+        def __init__(self, context: ssl.SSLContext):
+            super().__init__(validate=ssl.CERT_NONE)  # leaves ldap3's own check out
+            self.context = context
+
+        def wrap_socket(self, connection, do_handshake=False):
+            connection.socket = self.context.wrap_socket(connection.socket, server_side=False,
+                                                         do_handshake_on_connect=do_handshake,
+                                                         server_hostname=connection.server.host)
+
+    return ContextTls
 
 
 def tls_context(s: LdapSettings) -> ssl.SSLContext:
@@ -116,14 +131,16 @@ def tls_context(s: LdapSettings) -> ssl.SSLContext:
 
 
 def _server(s: LdapSettings) -> ldap3.Server:
+    ldap3 = _ldap3()
     tls = None
     if s.url.lower().startswith("ldaps://") or s.start_tls:
-        tls = _ContextTls(tls_context(s))
+        tls = _context_tls()(tls_context(s))
     return ldap3.Server(s.url, tls=tls, connect_timeout=s.timeout, get_info=ldap3.NONE)
 
 
 def _connection(s: LdapSettings, server: ldap3.Server, user: str | None, password: str | None) -> ldap3.Connection:
     """Bound as `user` (anonymous when None); raises LDAPBindError for wrong credentials."""
+    ldap3 = _ldap3()
     conn = ldap3.Connection(server, user=user, password=password, receive_timeout=s.timeout, raise_exceptions=True,
                             read_only=True, auto_bind=ldap3.AUTO_BIND_NONE)
     try:
@@ -133,7 +150,7 @@ def _connection(s: LdapSettings, server: ldap3.Server, user: str | None, passwor
         conn.bind()
     except BaseException:
         sock = getattr(conn, "socket", None)  # ldap3 leaves the socket of a failed connect open
-        with contextlib.suppress(ldap_errors.LDAPException):
+        with contextlib.suppress(ldap3.core.exceptions.LDAPException):
             conn.unbind()
         if sock is not None:
             sock.close()
@@ -160,7 +177,7 @@ def _read_person(s: LdapSettings, conn: ldap3.Connection, username: str) -> tupl
     """(dn, attributes) of the one entry the user filter finds, or None (none, or more than one)."""
     attributes = [a for a in (s.attr_id, s.attr_email, s.attr_name, s.attr_staff_number, s.attr_department,
                               s.attr_organisation, s.attr_groups) if a]
-    conn.search(s.search_base, user_filter(s.user_filter, username), search_scope=ldap3.SUBTREE,
+    conn.search(s.search_base, user_filter(s.user_filter, username), search_scope=_ldap3().SUBTREE,
                 attributes=attributes, size_limit=2)
     entries = [e for e in conn.response if e.get("type") == "searchResEntry"]
     if len(entries) != 1:
@@ -173,7 +190,8 @@ def _groups(s: LdapSettings, conn: ldap3.Connection, dn: str, entry: dict) -> li
         values = entry.get(s.attr_groups) or []
         return [str(v) for v in (values if isinstance(values, list) else [values])]
     if s.group_search_base:
-        value = escape_filter_chars(dn)
+        ldap3 = _ldap3()
+        value = ldap3.utils.conv.escape_filter_chars(dn)
         conn.search(s.group_search_base, f"(|(member={value})(uniqueMember={value}))", search_scope=ldap3.SUBTREE,
                     attributes=[])
         return [e["dn"] for e in conn.response if e.get("type") == "searchResEntry"]
@@ -189,6 +207,8 @@ def authenticate(s: LdapSettings, username: str, password: str) -> ExternalIdent
     username = (username or "").strip()
     if not username or not password or len(username) > 256:  # an empty password would be an anonymous bind
         return None
+    errors = _ldap3().core.exceptions
+    wrong_credentials = (errors.LDAPBindError, errors.LDAPInvalidCredentialsResult)
     try:
         server = _server(s)
         if s.service_dn:
@@ -200,7 +220,7 @@ def authenticate(s: LdapSettings, username: str, password: str) -> ExternalIdent
                 dn, entry = found
                 try:
                     _connection(s, server, dn, password).unbind()
-                except WRONG_CREDENTIALS:
+                except wrong_credentials:
                     return None
                 groups = _groups(s, service, dn, entry)
             finally:
@@ -208,7 +228,7 @@ def authenticate(s: LdapSettings, username: str, password: str) -> ExternalIdent
         elif s.bind_template:
             try:
                 conn = _connection(s, server, bind_name(s.bind_template, username), password)
-            except WRONG_CREDENTIALS:
+            except wrong_credentials:
                 return None
             try:
                 found = _read_person(s, conn, username)
@@ -220,7 +240,7 @@ def authenticate(s: LdapSettings, username: str, password: str) -> ExternalIdent
                 conn.unbind()
         else:
             raise DirectoryUnavailable("neither LDAP_SERVICE_DN nor LDAP_BIND_TEMPLATE is set")
-    except (ldap_errors.LDAPException, ssl.SSLError, OSError) as exc:
+    except (errors.LDAPException, ssl.SSLError, OSError) as exc:
         raise DirectoryUnavailable(str(exc)) from exc
     subject = _first(entry, s.attr_id) or dn
     return ExternalIdentity(

@@ -14,15 +14,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-
-import requests
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from typing import TYPE_CHECKING
 
 from app.accounts.providers.rules import ExternalIdentity, mapped_roles, parse_role_map
+
+# requests, Authlib and joserfc (~18 MB together) are imported in the functions that use them, so that a worker
+# holds them only when OpenID Connect sign-in is used.
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
 
 DISCOVERY_TTL = 3600  # seconds a discovery document and key set are reused
 FLOW_MAX_AGE = 600  # seconds between leaving for the provider and coming back
@@ -85,6 +84,8 @@ _cache_lock = threading.Lock()
 
 def _get_json(url: str, timeout: int, *, fresh: bool = False) -> dict:
     """A JSON document from the provider, kept for DISCOVERY_TTL seconds."""
+    import requests
+
     with _cache_lock:
         hit = _cache.get(url)
     if hit and not fresh and time.monotonic() - hit[0] < DISCOVERY_TTL:
@@ -114,6 +115,8 @@ def metadata(s: OidcSettings) -> dict:
 
 
 def _client(s: OidcSettings) -> OAuth2Session:
+    from authlib.integrations.requests_client import OAuth2Session
+
     return OAuth2Session(s.client_id, s.client_secret, scope=s.scopes, redirect_uri=s.redirect_uri,
                          code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
 
@@ -146,6 +149,9 @@ def finish(s: OidcSettings, flow: dict | None, args: dict, now: float) -> tuple[
     code = args.get("code")
     if not code:
         raise ProviderRefused("no_code")
+    import requests
+    from authlib.integrations.base_client import OAuthError
+
     meta = metadata(s)
     try:
         with _client(s) as client:
@@ -163,6 +169,10 @@ def finish(s: OidcSettings, flow: dict | None, args: dict, now: float) -> tuple[
 
 
 def _verified_claims(s: OidcSettings, meta: dict, id_token: str, nonce: str) -> dict:
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     algorithms = [a for a in meta.get("id_token_signing_alg_values_supported", ["RS256"]) if a != "none"]
     try:
         try:
