@@ -251,9 +251,9 @@ class Config:
     # rounds shown, amber when its 95% CI lies below 0, red when also the slope is BOARD_DECLINE_SLOPE_RED points
     # a round or steeper; or the latest shown round against the group's first, Hedges' g at or below
     # BOARD_DECLINE_G_AMBER (red: BOARD_DECLINE_G_RED) with its 95% CI below 0.
-    # The coordinator's home shows the board only for scopes of at most this many active groups (a city programme's
-    # board takes seconds to gather: it stays on its own page, /board, linked from the home).
-    HOME_BOARD_MAX_GROUPS = _int("HOME_BOARD_MAX_GROUPS", 200)
+    # The coordinator's home lists at most this many raised (red, then amber) groups of the board; the counts cover
+    # them all, and the board's own page (/board) lists every group.
+    HOME_BOARD_ROWS = _int("HOME_BOARD_ROWS", 20)
     BOARD_DECLINE_ROUNDS = _int("BOARD_DECLINE_ROUNDS", 5)
     BOARD_DECLINE_SLOPE_RED = _float("BOARD_DECLINE_SLOPE_RED", 0.2)
     BOARD_DECLINE_G_AMBER = _float("BOARD_DECLINE_G_AMBER", -0.5)

@@ -33,7 +33,8 @@ from app.programme.models import Group, GroupLeader, Membership, Organisation
 from app.scheduling import queries as scheduling
 from app.timeutil import utcnow
 from app.trends import signals
-from app.trends.board_queries import Board, board_for
+from app.trends.board_queries import Board
+from app.trends.rules import Thresholds
 from app.trends.warnings import early_warnings
 
 # --- home pages ----------------------------------------------------------------------------------
@@ -50,10 +51,9 @@ class HomeSummary:
     upcoming: list = field(default_factory=list)
     # For coordinators: meetings of the next 60 days with no lead, or a lead no longer eligible.
     highlights: scheduling.Highlights | None = None
-    # For coordinators: the programme board (every active group red, amber or green, with the reasons).
+    # For coordinators: the programme board (every active group red, amber or green, with the reasons), from the
+    # stored group signals.
     board: Board | None = None
-    # True when the scope has more than HOME_BOARD_MAX_GROUPS active groups: the home links to the board instead.
-    board_deferred: bool = False
     # For coordinators: early warnings (a subscale fell, low participation, no held meeting for long).
     warnings: list = field(default_factory=list)
     # For coordinators, when no questionnaire is active: rounds waiting for one, groups about to open one.
@@ -99,14 +99,12 @@ def home_summary(user: User, today: date | None = None) -> HomeSummary:
         config = current_app.config
         # Each group's signals, stored where valid (app.trends.signals): the highlights judge only the meetings
         # they flag, the warnings apply their thresholds to them.
-        current = signals.current(scope, now, config["MIN_RESPONSES"])
+        thresholds = Thresholds.from_config(config)
+        current = signals.current(scope, now, config["MIN_RESPONSES"], thresholds=thresholds)
         summary.highlights = scheduling.coordinator_highlights(scope, now, among=signals.flagged_ids(current[1], now))
         summary.missing_questionnaire = missing_questionnaire(scope)
-        # A large programme's board takes seconds to gather (every group's last rounds): it stays on its own page.
-        if summary.counts["groups"] <= current_app.config["HOME_BOARD_MAX_GROUPS"]:
-            summary.board = board_for(scope)  # the present: no `now`, which would mean "as it stood then"
-        else:
-            summary.board_deferred = True
+        summary.board = signals.board(scope, now, config["MIN_RESPONSES"], thresholds, str(get_locale()),
+                                      current_signals=current)
         summary.warnings = early_warnings(
             now, scope, drop=config["WARNING_DROP"], participation=config["WARNING_PARTICIPATION"],
             days=config["WARNING_DAYS_WITHOUT_MEETING"], k=config["MIN_RESPONSES"], locale=str(get_locale()),

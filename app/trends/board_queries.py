@@ -8,7 +8,9 @@ own tables. The reasons are sentences in the reader's language (app.trends.templ
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,9 +28,11 @@ from app.scheduling import rules as scheduling_rules
 from app.scheduling.models import Meeting
 from app.scheduling.queries import bookings_of
 from app.scheduling.services.invariants import among, judge
-from app.timeutil import local_date
+from app.timeutil import local_date, local_zone
 from app.trends import rules
 
+#: The languages a subscale's title is kept in (scoring.localised reads zh* as zh_CN, anything else as en).
+TITLE_LANGUAGES = ("en", "zh_CN")
 #: The closed rounds of each group the board reads: the last ten, the span the group's trends page shows first.
 BOARD_ROUNDS = 10
 
@@ -65,17 +69,22 @@ class Board:
         return [row for row in self.rows if row.status != rules.GREEN]
 
 
-def _titles(definitions: dict[int, scoring.Definition], locale: str) -> dict[str, str]:
-    titles: dict[str, str] = {}
+def _titles(definitions: dict[int, scoring.Definition]) -> dict[str, Callable[[str], str]]:
+    """Each subscale key's title in a language: the latest version's, else English, else its code."""
+    titles: dict[str, Callable[[str], str]] = {}
     for _iid, definition in sorted(definitions.items()):
         for sub in definition.subscales:
-            titles[subscale_key(definition.code, sub.code)] = (
-                scoring.localised(sub.title, locale) or scoring.localised(sub.title, "en") or sub.code)
+            titles[subscale_key(definition.code, sub.code)] = functools.partial(_title, sub)
     return titles
 
 
+def _title(sub, locale: str) -> str:
+    return scoring.localised(sub.title, locale) or scoring.localised(sub.title, "en") or sub.code
+
+
 def _decline_findings(rounds: list[FeedbackRound], release: disclosure.Release, keys: list[str],
-                      titles: dict[str, str], t: rules.Thresholds) -> tuple[list[rules.Finding], dict[str, int]]:
+                      titles: dict[str, dict[str, str]], t: rules.Thresholds
+                      ) -> tuple[list[rules.Finding], dict[str, int]]:
     """Both decline rules for every subscale of one group's closed rounds (oldest first), from shown cells only.
 
     Returns the findings and, per subscale, the number of the latest round that shows it.
@@ -89,7 +98,7 @@ def _decline_findings(rounds: list[FeedbackRound], release: disclosure.Release, 
         if not shown:
             continue
         latest_shown[key] = shown[-1][0]
-        extra = {"subscale": titles.get(key, key), "key": key}
+        extra = {"titles": titles.get(key, {}), "key": key}
         recent_numbers = {r.number for r in recent}
         points = [(number, stat.mean) for number, stat in shown if number in recent_numbers]
         slope = rules.decline_by_slope(points, t)
@@ -122,35 +131,158 @@ def _eligible(round_ids: list[int]) -> dict[int, int]:
     ).all())
 
 
-def _without_eligible_lead(group_ids: list[int], now: datetime, horizon_days: int) -> dict[int, list[int]]:
-    """Per group, how many days ahead each scheduled meeting of the horizon starts that has no eligible lead:
-    no lead, or a lead the invariants flag (scheduling.services.invariants.judge, over plain rows). Five
-    statements at most.
+def _unled_starts(group_ids: list[int], start: datetime, end: datetime) -> dict[int, list[datetime]]:
+    """Per group, the starts (soonest first) of its live meetings in [start, end) that have no eligible lead: no
+    lead, or a lead the invariants flag (scheduling.services.invariants.judge, over plain rows; each meeting is
+    judged on its own date, so the verdict does not depend on the window). Five statements at most.
 
-    Held meetings of the horizon count too: ahead of today none is held, and on a past `now` (a quarter's end)
+    Held meetings of the window count too: ahead of today none is held, and on a past `now` (a quarter's end)
     a meeting held since was still ahead then."""
     if not group_ids:
         return {}
     meetings = bookings_of(
         sa.select(Meeting)
         .where(among(Meeting.group_id, group_ids), Meeting.status.in_(scheduling_rules.LIVE_STATUSES),
-               Meeting.starts_at >= now,
-               Meeting.starts_at < now + timedelta(days=horizon_days + 1)),
+               Meeting.starts_at >= start, Meeting.starts_at < end),
         leaderless=True,
     )
     problems = judge(meetings)
-    today = local_date(now)
-    out: dict[int, list[int]] = defaultdict(list)
+    out: dict[int, list[datetime]] = defaultdict(list)
     for meeting in meetings:
         if any(p.code == scheduling_rules.NO_LEAD or p.role == eligibility.LEAD for p in problems[meeting.id]):
-            out[meeting.group_id].append((local_date(meeting.starts_at) - today).days)
+            out[meeting.group_id].append(meeting.starts_at)
     return out
+
+
+def lead_window_end(now: datetime, thresholds: rules.Thresholds) -> datetime:
+    """The end of the window the meetings-without-an-eligible-lead rule reads from `now`."""
+    return now + timedelta(days=thresholds.lead_days_amber + 1)
+
+
+@dataclass(frozen=True)
+class GroupParts:
+    """What the board reads of one group's history, apart from the clock: the findings of the round rules (decline,
+    concern share, participation) that raised the group (amber or red: the board shows no other) and the starts
+    of the meetings with no eligible lead from a moment on.
+
+    A subscale's finding carries its key and its title in every language (`titles`); the reader's is picked when
+    the board is drawn. app.trends.signals stores these with each group's signals."""
+
+    findings: tuple[rules.Finding, ...] = ()
+    unled: tuple[datetime, ...] = ()
+
+
+def group_parts(group_ids: list[int], now: datetime, k: int, thresholds: rules.Thresholds,
+                unled_until: datetime | None = None) -> dict[int, GroupParts]:
+    """Each group's GroupParts at `now` (the rounds closed by then), the meetings of [now, `unled_until`) (by
+    default the rule's own window). A fixed number of statements (about eleven), whatever the number of groups."""
+    if not group_ids:
+        return {}
+    # Each group's last BOARD_ROUNDS closed rounds, as its trends page shows them first: the decline since "the
+    # group's first shown round" is since the first of those, and the page costs the same however long the history.
+    ranked = (
+        sa.select(FeedbackRound.id, sa.func.row_number().over(
+            partition_by=FeedbackRound.group_id, order_by=FeedbackRound.number.desc()).label("rank"))
+        .where(among(FeedbackRound.group_id, group_ids), closed_by(now))
+        .subquery("ranked")
+    )
+    closed = [r for r in db.session.scalars(
+        sa.select(FeedbackRound)
+        .join(ranked, ranked.c.id == FeedbackRound.id)
+        .where(ranked.c.rank <= BOARD_ROUNDS)
+        .order_by(FeedbackRound.group_id, FeedbackRound.number)
+    )]
+    rounds_of: dict[int, list[FeedbackRound]] = defaultdict(list)
+    for r in closed:
+        rounds_of[r.group_id].append(r)
+    release = disclosure.Release(closed, k=k, now=now)
+    titles = {key: {language: title(language) for language in TITLE_LANGUAGES}
+              for key, title in _titles(release.definitions).items()}
+    keys_of = {iid: [subscale_key(d.code, sub.code) for sub in d.subscales] for iid, d in release.definitions.items()}
+    answered = release.subscale_keys()
+    latest_round = {gid: rs[-1] for gid, rs in rounds_of.items()}
+    eligible = _eligible([r.id for r in latest_round.values()])
+    unled = _unled_starts(group_ids, now, unled_until or lead_window_end(now, thresholds))
+
+    per_group: dict[int, list[rules.Finding]] = {}
+    latest_shown_of: dict[int, dict[str, int]] = {}
+    for gid in group_ids:
+        rounds = rounds_of.get(gid, [])
+        keys = sorted({key for r in rounds for key in (*keys_of.get(r.instrument_id, ()), *answered.get(r.id, ()))})
+        per_group[gid], latest_shown_of[gid] = _decline_findings(rounds, release, keys, titles, thresholds)
+    # The concern share of the latest round that shows each subscale: one statement for every group.
+    by_number = {(r.group_id, r.number): r.id for r in closed}
+    wanted = {by_number[(gid, number)] for gid, shown in latest_shown_of.items() for number in shown.values()}
+    shares = disclosure.concern_shares(release, sorted(wanted))
+    for gid, shown in latest_shown_of.items():
+        for key, number in sorted(shown.items()):
+            share = shares.get((by_number[(gid, number)], key))
+            if share is None or not share.shown:
+                continue
+            finding = rules.concern_share(share.in_band, share.n, thresholds)
+            per_group[gid].append(rules.Finding(finding.rule, finding.status, {
+                **finding.detail, "titles": titles.get(key, {}), "key": key, "round": number}))
+    out: dict[int, GroupParts] = {}
+    for gid in group_ids:
+        findings = per_group[gid]
+        latest = latest_round.get(gid)
+        if latest is not None:
+            finding = rules.low_participation(release.participation(latest.id), eligible.get(latest.id, 0), thresholds)
+            findings.append(rules.Finding(finding.rule, finding.status, {**finding.detail, "round": latest.number}))
+        out[gid] = GroupParts(tuple(f for f in findings if f.raised), tuple(unled.get(gid, ())))
+    return out
+
+
+@dataclass(frozen=True)
+class GroupLine:
+    """A group as the board lists it, read now: name, organisation, creation and its last held meeting."""
+
+    id: int
+    name: str
+    created_at: datetime
+    organisation_id: int
+    organisation: str
+    last_held_at: datetime | None
+
+
+def assemble(groups: list[GroupLine], parts: dict[int, GroupParts], now: datetime, thresholds: rules.Thresholds,
+             locale: str) -> Board:
+    """The board of `groups` at `now` from their parts: the round rules' findings as stored or computed, the two
+    rules the clock moves (days without a held meeting, meetings ahead without an eligible lead) applied now."""
+    board = Board(thresholds)
+    zone = local_zone()
+    today = local_date(now, zone)
+    until = lead_window_end(now, thresholds)
+    for group in groups:
+        part = parts.get(group.id, GroupParts())
+        findings = [_in_language(f, locale) for f in part.findings]
+        since = group.last_held_at if group.last_held_at is not None else group.created_at
+        findings.append(rules.days_without_meeting(max((now - since).days, 0), group.last_held_at is None, thresholds))
+        days = [(local_date(start, zone) - today).days for start in part.unled if now <= start < until]
+        findings.append(rules.meetings_without_eligible_lead(days, thresholds))
+        raised = sorted((f for f in findings if f.raised),
+                        key=lambda f: (-rules.STATUSES.index(f.status), rules.RULES.index(f.rule)))
+        board.rows.append(BoardRow(group.id, group.name, group.organisation_id, group.organisation,
+                                   rules.worst(f.status for f in raised), tuple(raised)))
+    board.rows.sort(key=lambda row: (-rules.STATUSES.index(row.status), row.group, row.group_id))
+    return board
+
+
+def _in_language(finding: rules.Finding, locale: str) -> rules.Finding:
+    """A subscale's finding with its title in `locale` (`subscale`), as the reasons print it."""
+    titles = finding.detail.get("titles")
+    if titles is None:
+        return finding
+    detail = {name: value for name, value in finding.detail.items() if name != "titles"}
+    detail["subscale"] = titles.get("zh_CN" if locale.startswith("zh") else "en") or detail.get("key", "")
+    return rules.Finding(finding.rule, finding.status, detail)
 
 
 def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds: rules.Thresholds,
                     organisation_id: int | None = None, locale: str = "en", as_of: bool = False,
                     group_id: int | None = None) -> Board:
-    """Every active group the coordinator sees (all, or one organisation's), with its status and reasons.
+    """Every active group the coordinator sees (all, or one organisation's), with its status and reasons, computed
+    live (the pages read the stored parts instead: app.trends.signals.board).
 
     `scope_org_id` is the coordinator's own limit, `organisation_id` the page's filter, `group_id` one group's row
     alone (an export for one group: every rule reads the group's own rounds and meetings only).
@@ -165,7 +297,6 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
     too. What no table keeps a history of is read as it is today: a group's status (active) and the leaders'
     training records.
     """
-    board = Board(thresholds)
     last_held = (
         sa.select(Meeting.group_id, sa.func.max(Meeting.starts_at).label("last"))
         .where(Meeting.status == "held", Meeting.starts_at <= now)
@@ -187,76 +318,16 @@ def programme_board(scope_org_id: int | None, now: datetime, k: int, thresholds:
         query = query.where(Group.id == group_id)
     if as_of:
         query = query.where(Group.created_at <= now)
-    groups = db.session.execute(query).all()
-    if not groups:
-        return board
-    group_ids = [g[0] for g in groups]
-
-    # Each group's last BOARD_ROUNDS closed rounds, as its trends page shows them first: the decline since "the
-    # group's first shown round" is since the first of those, and the page costs the same however long the history.
-    ranked = (
-        sa.select(FeedbackRound.id, sa.func.row_number().over(
-            partition_by=FeedbackRound.group_id, order_by=FeedbackRound.number.desc()).label("rank"))
-        .where(FeedbackRound.group_id.in_(group_ids), closed_by(now))
-        .subquery("ranked")
-    )
-    closed = [r for r in db.session.scalars(
-        sa.select(FeedbackRound)
-        .join(ranked, ranked.c.id == FeedbackRound.id)
-        .where(ranked.c.rank <= BOARD_ROUNDS)
-        .order_by(FeedbackRound.group_id, FeedbackRound.number)
-    )]
-    rounds_of: dict[int, list[FeedbackRound]] = defaultdict(list)
-    for r in closed:
-        rounds_of[r.group_id].append(r)
-    release = disclosure.Release(closed, k=k, now=now)
-    titles = _titles(release.definitions, locale)
-    keys_of = {iid: [subscale_key(d.code, sub.code) for sub in d.subscales] for iid, d in release.definitions.items()}
-    answered = release.subscale_keys()
-    latest_round = {gid: rs[-1] for gid, rs in rounds_of.items()}
-    eligible = _eligible([r.id for r in latest_round.values()])
-    ahead = _without_eligible_lead(group_ids, now, thresholds.lead_days_amber)
-
-    per_group: dict[int, list[rules.Finding]] = {}
-    latest_shown_of: dict[int, dict[str, int]] = {}
-    for gid in group_ids:
-        rounds = rounds_of.get(gid, [])
-        keys = sorted({key for r in rounds for key in (*keys_of.get(r.instrument_id, ()), *answered.get(r.id, ()))})
-        per_group[gid], latest_shown_of[gid] = _decline_findings(rounds, release, keys, titles, thresholds)
-    # The concern share of the latest round that shows each subscale: one statement for every group.
-    by_number = {(r.group_id, r.number): r.id for r in closed}
-    wanted = {by_number[(gid, number)] for gid, shown in latest_shown_of.items() for number in shown.values()}
-    shares = disclosure.concern_shares(release, sorted(wanted))
-    for gid, shown in latest_shown_of.items():
-        for key, number in sorted(shown.items()):
-            share = shares.get((by_number[(gid, number)], key))
-            if share is None or not share.shown:
-                continue
-            finding = rules.concern_share(share.in_band, share.n, thresholds)
-            per_group[gid].append(rules.Finding(finding.rule, finding.status, {
-                **finding.detail, "subscale": titles.get(key, key), "key": key, "round": number}))
-
-    for gid, name, created_at, org_id, org_name, last in groups:
-        findings = per_group[gid]
-        latest = latest_round.get(gid)
-        if latest is not None:
-            finding = rules.low_participation(release.participation(latest.id), eligible.get(latest.id, 0), thresholds)
-            findings.append(rules.Finding(finding.rule, finding.status, {**finding.detail, "round": latest.number}))
-        since = last if last is not None else created_at
-        findings.append(rules.days_without_meeting(max((now - since).days, 0), last is None, thresholds))
-        findings.append(rules.meetings_without_eligible_lead(ahead.get(gid, ()), thresholds))
-        raised = sorted((f for f in findings if f.raised),
-                        key=lambda f: (-rules.STATUSES.index(f.status), rules.RULES.index(f.rule)))
-        board.rows.append(BoardRow(gid, name, org_id, org_name, rules.worst(f.status for f in raised),
-                                   tuple(raised)))
-    board.rows.sort(key=lambda row: (-rules.STATUSES.index(row.status), row.group, row.group_id))
-    return board
+    groups = [GroupLine(*row) for row in db.session.execute(query)]
+    parts = group_parts([g.id for g in groups], now, k, thresholds)
+    return assemble(groups, parts, now, thresholds, locale)
 
 
 def board_for(scope_org_id: int | None, organisation_id: int | None = None, now: datetime | None = None,
               group_id: int | None = None) -> Board:
-    """The board as a page shows it: the thresholds and k of the app's config, the reader's language, now — or as
-    it stood at a past `now` (groups created after it left out).
+    """The board as a page shows it: the thresholds and k of the app's config, the reader's language, now (from
+    the stored group signals, app.trends.signals.board) — or as it stood at a past `now` (groups created after it
+    left out), or one group's row, both computed live.
 
     Raises ValueError when the configured thresholds contradict each other (`flask check` reports it too).
     """
@@ -264,8 +335,12 @@ def board_for(scope_org_id: int | None, organisation_id: int | None = None, now:
     from flask_babel import get_locale
 
     from app.timeutil import utcnow
+    from app.trends import signals
 
     config = current_app.config
-    return programme_board(scope_org_id, now or utcnow(), config["MIN_RESPONSES"],
-                           rules.Thresholds.from_config(config), organisation_id, str(get_locale()),
-                           as_of=now is not None, group_id=group_id)
+    thresholds = rules.Thresholds.from_config(config)
+    if now is None and group_id is None:
+        return signals.board(scope_org_id, utcnow(), config["MIN_RESPONSES"], thresholds, str(get_locale()),
+                             organisation_id)
+    return programme_board(scope_org_id, now or utcnow(), config["MIN_RESPONSES"], thresholds, organisation_id,
+                           str(get_locale()), as_of=now is not None, group_id=group_id)

@@ -46,6 +46,13 @@ class GroupSignal(db.Model):
     # Ids of the group's scheduled meetings in [computed_at, horizon_end) breaking an invariant (a missing lead apart).
     flagged: so.Mapped[list] = so.mapped_column(sa.JSON, default=list)
     horizon_end: so.Mapped[datetime]
+    # The programme board's facts (app.trends.board_queries.GroupParts), judged with the thresholds whose
+    # fingerprint is `board_key` (another configuration makes the row unusable, as another k does):
+    # [[rule, status, detail], ...] of the round rules, and the starts (ISO) of the live meetings with no eligible
+    # lead from computed_at to the rule's window and a margin ahead (app.trends.signals.unled_end).
+    board_key: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    board: so.Mapped[list | None] = so.mapped_column(sa.JSON)
+    unled: so.Mapped[list | None] = so.mapped_column(sa.JSON)
 
 
 def _changed(session: so.Session, obj: object, *names: str) -> bool:

@@ -6,9 +6,12 @@ computed here once for many groups, stored in group_signals (app.trends.models.G
 - `refresh(now, k, ...)`: store them — for every group (`flask trends refresh-signals`), or only the rows that are
   missing, stale or older than MAX_AGE (`flask notify send-due`, every run);
 - `current(scope, now, k)`: the groups a coordinator sees with their facts: stored rows that are still valid,
-  and a live computation for the few that are not (changed since, made stale by the clock, never stored).
+  and a live computation for the few that are not (changed since, made stale by the clock, never stored);
+- `board(scope, now, k, thresholds, locale)`: the programme board from them (app.trends.board_queries.assemble
+  over the stored parts), equal to the live `programme_board`.
 
-What stays exact: a row is used only while `valid_until` lies ahead and its `k` is the configured one; every
+What stays exact: a row is used only while `valid_until` lies ahead and its `k` and board thresholds (`board_key`)
+are the configured ones; every
 change through the app marks its group's row stale in the same flush (app.trends.models). What may lag: nothing a
 reader sees — a stale row is computed live — but a change written outside the app's session (SQL by hand, a
 restore) is seen only when the row is next refreshed, MAX_AGE at most after it was stored (by send-due).
@@ -16,22 +19,27 @@ restore) is seen only when the row is next refreshed, MAX_AGE at most after it w
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.accounts import rules as eligibility
 from app.disclosure import whole_round_cells
 from app.extensions import db
 from app.feedback.models import FeedbackRound, Response, RoundMeeting
 from app.meetings.models import Attendance
-from app.programme.models import Group
+from app.programme.models import Group, Organisation
 from app.scheduling import rules as scheduling_rules
 from app.scheduling.models import Meeting, MeetingLeader
 from app.scheduling.queries import HIGHLIGHT_DAYS
 from app.scheduling.services import Booking, judge
+from app.trends import rules
+from app.trends.board_queries import BOARD_ROUNDS, Board, GroupLine, GroupParts, assemble, group_parts, lead_window_end
 from app.trends.models import STALE, GroupSignal
 
 #: How long past the highlights' window the stored flags reach: a row stays valid this long at most.
@@ -57,6 +65,26 @@ class Signals:
     flagged: tuple[int, ...] = ()
     horizon_end: datetime | None = None
     valid_until: datetime | None = None
+    # The programme board's facts (board_queries.GroupParts) and the thresholds' fingerprint they were judged with.
+    board: tuple[rules.Finding, ...] = ()
+    unled: tuple[datetime, ...] = ()
+    board_key: str | None = None
+
+
+def _thresholds(thresholds: rules.Thresholds | None) -> rules.Thresholds:
+    return thresholds if thresholds is not None else rules.Thresholds.from_config(current_app.config)
+
+
+def board_key(thresholds: rules.Thresholds) -> str:
+    """The thresholds' fingerprint (with the board's span of rounds): a row judged with others is not used."""
+    text = json.dumps([BOARD_ROUNDS, *(getattr(thresholds, name) for name in sorted(thresholds.__dataclass_fields__))])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def unled_end(now: datetime, thresholds: rules.Thresholds) -> datetime:
+    """How far ahead a row keeps the meetings with no eligible lead: the rule's window from any moment the row is
+    valid (MARGIN at most after `now`)."""
+    return lead_window_end(now, thresholds) + MARGIN
 
 
 def _closed(now: datetime):
@@ -159,8 +187,10 @@ def flagged_meetings(ids: list[int], start: datetime, end: datetime) -> dict[int
     return out
 
 
-def compute(group_ids: Iterable[int], now: datetime, k: int) -> dict[int, Signals]:
-    """Every group's signals at `now` (naive UTC), live: about twelve statements per BATCH groups.
+def compute(group_ids: Iterable[int], now: datetime, k: int,
+            thresholds: rules.Thresholds | None = None) -> dict[int, Signals]:
+    """Every group's signals at `now` (naive UTC), live: about twenty-five statements per BATCH groups (the
+    board's parts with the configured thresholds, or `thresholds`, among them).
 
     The means in `pairs` come from app.disclosure.whole_round_cells at `k`: only cells it shows are kept, so the
     stored row holds no figure a coordinator could not read on the group's trends page.
@@ -168,6 +198,8 @@ def compute(group_ids: Iterable[int], now: datetime, k: int) -> dict[int, Signal
     ids = sorted(set(group_ids))
     out: dict[int, Signals] = {}
     horizon_end = now + timedelta(days=HIGHLIGHT_DAYS) + MARGIN
+    thresholds = _thresholds(thresholds)
+    key = board_key(thresholds)
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
         last_held = _last_held(chunk, now)
@@ -181,6 +213,7 @@ def compute(group_ids: Iterable[int], now: datetime, k: int) -> dict[int, Signal
         eligible, responses = _participation([r.id for r in latest.values()])
         closing = _next_closing(chunk, now)
         flagged = flagged_meetings(chunk, now, horizon_end)
+        parts = group_parts(chunk, now, k, thresholds, unled_until=unled_end(now, thresholds))
         for gid in chunk:
             pairs: list[tuple[str, float, float]] = []
             last = latest.get(gid)
@@ -195,6 +228,7 @@ def compute(group_ids: Iterable[int], now: datetime, k: int) -> dict[int, Signal
                 responses=responses.get(last.id, 0) if last else None,
                 pairs=tuple(pairs), flagged=tuple(flagged.get(gid, ())), horizon_end=horizon_end,
                 valid_until=min(closing.get(gid, horizon_end), now + MARGIN),
+                board=parts[gid].findings, unled=parts[gid].unled, board_key=key,
             )
     return out
 
@@ -208,45 +242,76 @@ class GroupFacts:
     organisation_id: int
     status: str
     created_at: datetime
+    organisation: str = ""
 
 
 _SIGNAL_COLUMNS = ("k", "computed_at", "valid_until", "last_held_at", "round_number", "eligible", "responses",
-                   "pairs", "flagged", "horizon_end")
+                   "pairs", "flagged", "horizon_end", "board_key", "board", "unled")
 
 
-def _usable(row, now: datetime, k: int) -> bool:
-    """A stored row answers for `now` when it was computed at or before it, is still valid and used this k."""
-    return row.k is not None and row.k == k and row.computed_at <= now < row.valid_until
+def _usable(row, now: datetime, k: int, key: str) -> bool:
+    """A stored row answers for `now` when it was computed at or before it, is still valid and used this k and
+    these board thresholds."""
+    return (row.k is not None and row.k == k and row.board_key == key
+            and row.computed_at <= now < row.valid_until)
 
 
-def current(scope_org_id: int | None, now: datetime, k: int, stored: bool = True
+def _stored(row) -> Signals:
+    return Signals(
+        row.id, row.last_held_at, row.round_number, row.eligible, row.responses,
+        tuple((key, float(before), float(after)) for key, before, after in row.pairs or ()),
+        tuple(row.flagged or ()), row.horizon_end, row.valid_until,
+        board=tuple(rules.Finding(rule, status, detail) for rule, status, detail in row.board or ()),
+        unled=tuple(datetime.fromisoformat(start) for start in row.unled or ()), board_key=row.board_key)
+
+
+def current(scope_org_id: int | None, now: datetime, k: int, stored: bool = True,
+            thresholds: rules.Thresholds | None = None, organisation_id: int | None = None
             ) -> tuple[list[GroupFacts], dict[int, Signals]]:
-    """The groups a coordinator sees (all, or one organisation's; any status), by name, with their signals at
-    `now`: stored rows where they are valid, computed live for the rest (all of them when `stored` is False).
+    """The groups a coordinator sees (all, or one organisation's; any status; `organisation_id` narrows them to
+    one organisation), by name, with their signals at `now`: stored rows where they are valid (for `k` and the
+    configured board thresholds, or `thresholds`), computed live for the rest (all of them when `stored` is False).
 
     The scope and the status are the groups' own, read now: never a stored copy. One statement when every row
     is valid (plain rows: a thousand groups cost what a few ORM objects would).
     """
+    thresholds = _thresholds(thresholds)
+    key = board_key(thresholds)
     t = GroupSignal.__table__
     query = (sa.select(Group.id, Group.name, Group.organisation_id, Group.status, Group.created_at,
-                       *(t.c[name] for name in _SIGNAL_COLUMNS))
+                       Organisation.name.label("organisation"), *(t.c[name] for name in _SIGNAL_COLUMNS))
+             .join(Organisation, Organisation.id == Group.organisation_id)
              .outerjoin(t, t.c.group_id == Group.id)
              .order_by(Group.name, Group.id))
     if scope_org_id is not None:
         query = query.where(Group.organisation_id == scope_org_id)
+    if organisation_id is not None:
+        query = query.where(Group.organisation_id == organisation_id)
     groups: list[GroupFacts] = []
     signals: dict[int, Signals] = {}
     for row in db.session.execute(query):
-        groups.append(GroupFacts(row.id, row.name, row.organisation_id, row.status, row.created_at))
-        if stored and _usable(row, now, k):
-            signals[row.id] = Signals(
-                row.id, row.last_held_at, row.round_number, row.eligible, row.responses,
-                tuple((key, float(before), float(after)) for key, before, after in row.pairs or ()),
-                tuple(row.flagged or ()), row.horizon_end, row.valid_until)
+        groups.append(GroupFacts(row.id, row.name, row.organisation_id, row.status, row.created_at, row.organisation))
+        if stored and _usable(row, now, k, key):
+            signals[row.id] = _stored(row)
     missing = [group.id for group in groups if group.id not in signals]
     if missing:
-        signals.update(compute(missing, now, k))
+        signals.update(compute(missing, now, k, thresholds))
     return groups, signals
+
+
+def board(scope_org_id: int | None, now: datetime, k: int, thresholds: rules.Thresholds, locale: str,
+          organisation_id: int | None = None,
+          current_signals: tuple[list[GroupFacts], dict[int, Signals]] | None = None) -> Board:
+    """The programme board of the active groups a coordinator sees (or one organisation's), from the signals
+    (`current_signals` when the caller read them already, with these thresholds): the same board as
+    board_queries.programme_board computes live, in one statement when every row is valid."""
+    groups, found = current_signals if current_signals is not None else current(
+        scope_org_id, now, k, thresholds=thresholds, organisation_id=organisation_id)
+    lines = [GroupLine(g.id, g.name, g.created_at, g.organisation_id, g.organisation, found[g.id].last_held_at)
+             for g in groups
+             if g.status == "active" and (organisation_id is None or g.organisation_id == organisation_id)]
+    parts = {line.id: GroupParts(found[line.id].board, found[line.id].unled) for line in lines}
+    return assemble(lines, parts, now, thresholds, locale)
 
 
 def flagged_ids(signals: dict[int, Signals], now: datetime) -> list[int]:
@@ -258,7 +323,9 @@ def flagged_ids(signals: dict[int, Signals], now: datetime) -> list[int]:
 def _values(s: Signals, now: datetime, k: int) -> dict:
     return {"computed_at": now, "valid_until": s.valid_until, "k": k, "last_held_at": s.last_held_at,
             "round_number": s.round_number, "eligible": s.eligible, "responses": s.responses,
-            "pairs": [list(p) for p in s.pairs], "flagged": list(s.flagged), "horizon_end": s.horizon_end}
+            "pairs": [list(p) for p in s.pairs], "flagged": list(s.flagged), "horizon_end": s.horizon_end,
+            "board_key": s.board_key, "board": [[f.rule, f.status, f.detail] for f in s.board],
+            "unled": [start.isoformat() for start in s.unled]}
 
 
 def _insert_missing(rows: list[dict]) -> None:
@@ -270,13 +337,15 @@ def _insert_missing(rows: list[dict]) -> None:
     db.session.execute(insert(table).on_conflict_do_nothing(index_elements=["group_id"]), rows)
 
 
-def due_group_ids(now: datetime, k: int) -> list[int]:
-    """Groups whose row is missing, stale, older than MAX_AGE, or of another k: what send-due refreshes."""
+def due_group_ids(now: datetime, k: int, thresholds: rules.Thresholds | None = None) -> list[int]:
+    """Groups whose row is missing, stale, older than MAX_AGE, or of another k or board thresholds: what
+    send-due refreshes."""
     t = GroupSignal.__table__
+    key = board_key(_thresholds(thresholds))
     return list(db.session.scalars(
         sa.select(Group.id).outerjoin(t, t.c.group_id == Group.id)
         .where(sa.or_(t.c.group_id.is_(None), t.c.valid_until <= now, t.c.computed_at < now - MAX_AGE,
-                      t.c.computed_at > now, t.c.k != k))
+                      t.c.computed_at > now, t.c.k != k, t.c.board_key.is_(None), t.c.board_key != key))
         .order_by(Group.id)
     ))
 

@@ -357,15 +357,24 @@ def test_the_coordinators_home_shows_the_raised_groups_and_the_report_the_whole_
     assert "Programme board on" in report and "at the end of the quarter" not in report
 
 
-def test_a_large_programmes_home_links_to_the_board_instead_of_gathering_it(app, client, auth, db, org, coordinator,
-                                                                           instrument, monkeypatch):
+def test_the_home_lists_at_most_home_board_rows_raised_groups_and_says_how_many_more(app, client, auth, db, org,
+                                                                                    coordinator, instrument,
+                                                                                    monkeypatch):
     sliding, _steady = _slide_for_the_pages(org, instrument)
-    monkeypatch.setitem(app.config, "HOME_BOARD_MAX_GROUPS", 1)
+    quiet = [make_group(org, f"Quiet group {n}") for n in range(3)]
+    for group in quiet:  # made 100 days ago and never met: red for days without a meeting
+        group.created_at = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=100)
+    _db.session.commit()
+    monkeypatch.setitem(app.config, "HOME_BOARD_ROWS", 2)
     auth.login(coordinator)
     html = client.get("/").get_data(as_text=True)
-    assert 'id="home-board-deferred"' in html and f'data-board-group="{sliding.id}"' not in html
-    assert 'href="/board"' in html
-    assert f'data-board-group="{sliding.id}"' in client.get("/board").get_data(as_text=True)
+    listed = [g for g in (sliding, *quiet) if f'data-board-group="{g.id}"' in html]
+    assert len(listed) == 2 and 'id="home-board-more"' in html and "2 more raised groups are on the whole board." in html
+    assert '<span class="badge text-bg-danger" data-status="red">Red</span> 4' in html  # the counts cover them all
+    board = client.get("/board").get_data(as_text=True)
+    assert all(f'data-board-group="{g.id}"' in board for g in (sliding, *quiet))
+    monkeypatch.setitem(app.config, "HOME_BOARD_ROWS", 20)
+    assert 'id="home-board-more"' not in client.get("/").get_data(as_text=True)
 
 
 def test_the_board_export_lists_every_reason_and_is_audited(client, auth, db, org, coordinator, instrument):

@@ -16,10 +16,14 @@ from app.scheduling import queries as scheduling
 from app.scheduling.models import Meeting, MeetingLeader
 from app.timeutil import utcnow
 from app.trends import signals, warnings
+from app.trends.board_queries import programme_board
 from app.trends.models import STALE, GroupSignal
+from app.trends.rules import Thresholds
 from tests.factories import (
+    PULSE,
     give_training,
     make_group,
+    make_instrument,
     make_leader,
     make_meeting,
     make_members,
@@ -27,10 +31,16 @@ from tests.factories import (
     make_scoped_coordinator,
     make_user,
     open_round,
+    pulse_round,
 )
 from tests.querylog import recorded_statements, work
 
 K = 3
+BOARD = Thresholds()
+SLIDE = [[4, 4, 5, 4, 4, 4], [4, 4, 4, 4, 3, 4], [4, 3, 4, 4, 3, 4], [3, 4, 3, 4, 3, 3],
+         [3, 3, 3, 4, 3, 3], [3, 3, 3, 3, 2, 3], [3, 2, 3, 3, 2, 3], [2, 3, 2, 3, 2, 3]]
+EAGER = {"decline_rounds": 3, "decline_g_amber": -0.01, "decline_g_red": -0.02, "concern_amber": 0.01,
+         "concern_red": 0.02, "participation_amber": 1.0, "participation_red": 0.99, "days_amber": 1, "days_red": 2}
 
 
 def _warn(now, scope=None, stored=True):
@@ -49,11 +59,18 @@ def _rows() -> dict[int, GroupSignal]:
     return {row.group_id: row for row in _db.session.scalars(sa.select(GroupSignal))}
 
 
-def test_stored_signals_equal_the_live_computation_on_a_generated_programme(app, db):
+def test_stored_signals_equal_the_live_computation_on_a_generated_programme(app, db, monkeypatch):
     from bench.generate import generate
 
+    # Board thresholds that raise most rules, so the stored findings are many (the rows keep the configured ones).
+    for name, value in EAGER.items():
+        monkeypatch.setitem(app.config, f"BOARD_{name.upper()}", value)
     generate(None, "hospital", factor=0.04, seed=11, app=app, log=lambda message: None)
     now = utcnow()
+    instrument = make_instrument(PULSE)
+    sliding = make_group(make_org("Sliding hospital"), "Sliding group")  # a subscale falling round after round
+    for number, scores in enumerate(SLIDE, start=1):
+        pulse_round(sliding, number, instrument, scores, opens_at=now - timedelta(days=400 - 30 * number))
     # A lead whose training expired yesterday: the meetings they lead from today on break the eligibility rule.
     lead_id = _db.session.scalar(
         sa.select(MeetingLeader.user_id).join(Meeting, Meeting.id == MeetingLeader.meeting_id)
@@ -79,6 +96,43 @@ def test_stored_signals_equal_the_live_computation_on_a_generated_programme(app,
     assert _warn(now) == _warn(now, stored=False) != []
     assert _highlights(now) == _highlights(now, stored=False)
     assert _highlights(now)[1] != []
+
+    # The programme board drawn from the rows is the live one, in both languages, now and later the same day (the
+    # clock's two rules, days without a meeting and meetings ahead without an eligible lead, applied when read).
+    with app.test_request_context("/"):
+        for moment in (now, now + timedelta(hours=20)):
+            for locale in ("en", "zh_CN"):
+                stored_board = signals.board(None, moment, K, Thresholds(**EAGER), locale)
+                assert stored_board == programme_board(None, moment, K, Thresholds(**EAGER), locale=locale)
+    assert signals.due_group_ids(now, K) == []  # every row was used
+    rules_seen = {f.rule for row in stored_board.rows for f in row.findings}
+    assert {"decline_slope", "decline_change", "no_eligible_lead", "participation", "no_meeting"} <= rules_seen
+    organisation = stored_board.rows[0].organisation_id
+    assert signals.board(None, now, K, Thresholds(**EAGER), "en", organisation_id=organisation) == programme_board(
+        None, now, K, Thresholds(**EAGER), organisation)
+
+
+def test_other_board_thresholds_make_every_row_due_and_unused_until_stored_again(app, db):
+    org = make_org()
+    idle = make_group(org, "Idle group")
+    idle.created_at = utcnow() - timedelta(days=50)
+    _db.session.commit()
+    now = utcnow()
+    signals.refresh(now, K, everything=True)
+    _db.session.commit()
+    assert signals.due_group_ids(now, K, BOARD) == []
+    assert [r.status for r in signals.board(None, now, K, BOARD, "en").rows] == ["amber"]  # 50 days >= 45
+
+    stricter = Thresholds(days_amber=20, days_red=40)
+    assert signals.due_group_ids(now, K, stricter) == [idle.id]
+    assert signals.board(None, now, K, stricter, "en") == programme_board(None, now, K, stricter)
+    assert [r.status for r in signals.board(None, now, K, stricter, "en").rows] == ["red"]
+    app.config.update(BOARD_DAYS_AMBER=20, BOARD_DAYS_RED=40)
+    try:
+        assert signals.refresh(now, K) == 1
+        assert _rows()[idle.id].board_key == signals.board_key(stricter)
+    finally:
+        app.config.update(BOARD_DAYS_AMBER=45, BOARD_DAYS_RED=90)
 
 
 def test_a_round_closing_makes_the_row_stale_and_send_due_stores_it_again(app, db):
