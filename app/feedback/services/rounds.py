@@ -175,17 +175,24 @@ def extend_round(actor: User, feedback_round: FeedbackRound, closes_at: datetime
 
 
 def open_rounds_for_member(user: User, now: datetime) -> list[FeedbackRound]:
-    """Open rounds (window not ended) for which the user is eligible, newest first."""
+    """Open rounds (window not ended) for which the user is eligible, newest first.
+
+    Sought among the groups the user has attended a meeting of (a round's meetings are its group's), so the
+    statement reads the user's own attendance, not every open round of the programme (189 at city scale)."""
     eligible_rounds = (
         sa.select(RoundMeeting.round_id)
         .join(Attendance, Attendance.meeting_id == RoundMeeting.meeting_id)
         .where(Attendance.user_id == user.id, Attendance.status == "present")
     )
+    attended_groups = (
+        sa.select(Meeting.group_id).join(Attendance, Attendance.meeting_id == Meeting.id)
+        .where(Attendance.user_id == user.id, Attendance.status == "present")
+    )
     return list(
         db.session.scalars(
             sa.select(FeedbackRound)
-            .where(FeedbackRound.id.in_(eligible_rounds), FeedbackRound.status == "open",
-                   FeedbackRound.closes_at > now)
+            .where(FeedbackRound.group_id.in_(attended_groups), FeedbackRound.id.in_(eligible_rounds),
+                   FeedbackRound.status == "open", FeedbackRound.closes_at > now)
             .order_by(FeedbackRound.opens_at.desc())
             # The home page names each round's group and needs none of its meetings.
             .options(so.joinedload(FeedbackRound.group), so.lazyload(FeedbackRound.round_meetings))
