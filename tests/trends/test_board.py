@@ -369,7 +369,8 @@ def test_the_home_lists_at_most_home_board_rows_raised_groups_and_says_how_many_
     auth.login(coordinator)
     html = client.get("/").get_data(as_text=True)
     listed = [g for g in (sliding, *quiet) if f'data-board-group="{g.id}"' in html]
-    assert len(listed) == 2 and 'id="home-board-more"' in html and "2 more raised groups are on the whole board." in html
+    assert len(listed) == 2 and 'id="home-board-more"' in html
+    assert "2 more raised groups are on the whole board." in html
     assert '<span class="badge text-bg-danger" data-status="red">Red</span> 4' in html  # the counts cover them all
     board = client.get("/board").get_data(as_text=True)
     assert all(f'data-board-group="{g.id}"' in board for g in (sliding, *quiet))
