@@ -14,17 +14,17 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from app import disclosure
+from app.accounts.models import User
 from app.disclosure import paired as paired_queries
 from app.disclosure.queries import subscale_key
 from app.extensions import db
 from app.feedback import scoring
 from app.feedback.models import FeedbackRound, RoundMeeting
 from app.feedback.stats import ATTENDANCE_BANDS, Reliability, Slope, band_position, linear_trend
-from app.meetings import queries as meeting_queries
-from app.meetings.models import Attendance, Theme, meeting_themes
+from app.meetings.models import Attendance, MeetingRecord, Theme, meeting_themes
 from app.programme.models import Group
 from app.scheduling.models import Meeting
-from app.timeutil import local_date, quarter_of, utcnow
+from app.timeutil import local_date, local_zone, quarter_of, utcnow
 from app.trends import rules
 
 SOURCES = ("all", "questionnaire", "interview")
@@ -243,37 +243,65 @@ def _rounds(group: Group, last: int | None) -> tuple[list[FeedbackRound], int]:
     return [r for r, _total in reversed(rows)], (rows[0][1] if rows else 0)
 
 
-def _eligible(round_ids: list[int]) -> dict[int, int]:
-    """Per round: the members present at one or more of its meetings."""
-    return dict(db.session.execute(
-        sa.select(RoundMeeting.round_id, sa.func.count(sa.distinct(Attendance.user_id)))
-        .join(Attendance, Attendance.meeting_id == RoundMeeting.meeting_id)
-        .where(RoundMeeting.round_id.in_(round_ids), Attendance.status == PRESENT)
-        .group_by(RoundMeeting.round_id)
-    ).all())
-
-
-def _round_attendance(round_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Per round: members present and members expected, summed over its held meetings."""
-    present = sa.func.sum(sa.case((Attendance.status == PRESENT, 1), else_=0))
+def _round_attendance(round_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """Per round: the members present at one or more of its meetings (eligible to respond), and members present
+    and members expected summed over its held meetings. One statement."""
+    is_present = Attendance.status == PRESENT
+    is_held = Meeting.status == HELD
     return {
-        round_id: (int(n_present or 0), int(expected or 0))
-        for round_id, n_present, expected in db.session.execute(
-            sa.select(RoundMeeting.round_id, present, sa.func.count(Attendance.id))
+        round_id: (int(eligible or 0), int(n_present or 0), int(expected or 0))
+        for round_id, eligible, n_present, expected in db.session.execute(
+            sa.select(RoundMeeting.round_id,
+                      sa.func.count(sa.distinct(sa.case((is_present, Attendance.user_id)))),
+                      sa.func.sum(sa.case((sa.and_(is_held, is_present), 1), else_=0)),
+                      sa.func.sum(sa.case((is_held, 1), else_=0)))
             .join(Meeting, Meeting.id == RoundMeeting.meeting_id)
             .join(Attendance, Attendance.meeting_id == Meeting.id)
-            .where(RoundMeeting.round_id.in_(round_ids), Meeting.status == HELD)
+            .where(RoundMeeting.round_id.in_(round_ids))
             .group_by(RoundMeeting.round_id)
         )
     }
 
 
-def _meeting_rounds(group: Group) -> dict[int, int]:
-    return dict(db.session.execute(
-        sa.select(RoundMeeting.meeting_id, FeedbackRound.number)
-        .join(FeedbackRound, FeedbackRound.id == RoundMeeting.round_id)
-        .where(FeedbackRound.group_id == group.id)
+def _attendance(group: Group, first_round: int | None) -> tuple[dict[str, int], list[MeetingPoint], int]:
+    """The group's meetings by status; attendance at each held meeting (oldest first) with the number of the
+    group's round that covers it — every held meeting, or, with `first_round`, the first held meeting of that
+    round or a later one and every meeting after it; and how many people presented at its held meetings (the
+    whole history). Three statements (what app.meetings.queries.attendance_stats gives, without the totals and
+    the presenters' names this page does not show, and attendance counted only for the meetings shown)."""
+    by_status = dict(db.session.execute(
+        sa.select(Meeting.status, sa.func.count()).where(Meeting.group_id == group.id).group_by(Meeting.status)
     ).all())
+    held = db.session.execute(
+        sa.select(Meeting.id, MeetingRecord.started_at, FeedbackRound.number, User.id)
+        .join(MeetingRecord, MeetingRecord.meeting_id == Meeting.id)
+        .outerjoin(User, User.id == MeetingRecord.presenter_id)
+        # A meeting is covered by one round at most (round_meetings.meeting_id is unique).
+        .outerjoin(RoundMeeting, RoundMeeting.meeting_id == Meeting.id)
+        .outerjoin(FeedbackRound, sa.and_(FeedbackRound.id == RoundMeeting.round_id,
+                                          FeedbackRound.group_id == group.id))
+        .where(Meeting.group_id == group.id, Meeting.status == HELD)
+        .order_by(MeetingRecord.started_at, Meeting.id)
+    ).all()
+    presenters = len({presenter for *_rest, presenter in held if presenter is not None})
+    if first_round is not None:
+        # The period starts with the first shown round: its meetings and every later one.
+        start = next((i for i, row in enumerate(held) if row[2] is not None and row[2] >= first_round), len(held))
+        held = held[start:]
+    counts: dict[int, tuple[int, int]] = {}
+    if held:
+        present = sa.func.sum(sa.case((Attendance.status == PRESENT, 1), else_=0))
+        counts = {
+            meeting_id: (int(n_present or 0), int(expected or 0))
+            for meeting_id, n_present, expected in db.session.execute(
+                sa.select(Attendance.meeting_id, present, sa.func.count(Attendance.id))
+                .where(Attendance.meeting_id.in_([row[0] for row in held]))
+                .group_by(Attendance.meeting_id)
+            )
+        }
+    meetings = [MeetingPoint(meeting_id, started_at, *counts.get(meeting_id, (0, 0)), number)
+                for meeting_id, started_at, number, _presenter in held]
+    return by_status, meetings, presenters
 
 
 def _themes(group: Group, locale: str) -> list[QuarterThemes]:
@@ -284,6 +312,8 @@ def _themes(group: Group, locale: str) -> list[QuarterThemes]:
     1 April into the first quarter.
     """
     counts: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    zone = local_zone()
+    chinese = str(locale).startswith("zh")
     for starts_at, name_en, name_zh in db.session.execute(
         sa.select(Meeting.starts_at, Theme.name_en, Theme.name_zh)
         .select_from(meeting_themes)
@@ -291,8 +321,7 @@ def _themes(group: Group, locale: str) -> list[QuarterThemes]:
         .join(Theme, Theme.id == meeting_themes.c.theme_id)
         .where(Meeting.group_id == group.id, Meeting.status == HELD)
     ):
-        name = name_zh if str(locale).startswith("zh") else name_en
-        counts[quarter_of(local_date(starts_at))][name] += 1
+        counts[quarter_of(local_date(starts_at, zone))][name_zh if chinese else name_en] += 1
     return [
         QuarterThemes(f"{y} Q{q}", sorted(counts[(y, q)].items(), key=lambda pair: (-pair[1], pair[0])))
         for y, q in sorted(counts)
@@ -403,10 +432,11 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
     release = disclosure.Release(found, k=k, now=now, split=dimension is not None, items=True)
     instruments = {i.id: i for i in instrument_of.values() if i is not None}
     instruments.update(release.instruments)
-    definitions = {i: scoring.definition_from_dict(ins.definition) for i, ins in instruments.items()}
+    # The release has parsed the versions its rounds' responses answered; the others (rounds nobody answered) here.
+    definitions = {i: release.definitions.get(i) or scoring.definition_from_dict(ins.definition)
+                   for i, ins in instruments.items()}
 
     round_ids = [r.id for r in found]
-    eligible = _eligible(round_ids) if found else {}
     attendance = _round_attendance(round_ids) if found else {}
 
     rounds: list[RoundTrend] = []
@@ -418,8 +448,7 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
         definition = definitions.get(instrument.id) if instrument is not None else None
         responses = release.participation(r.id)
         cell = release.stat(r.id, disclosure.RESPONSES, dimension, category)
-        n_eligible = eligible.get(r.id, 0)
-        present, expected = attendance.get(r.id, (0, 0))
+        n_eligible, present, expected = attendance.get(r.id, (0, 0, 0))
         version = (instrument.code, instrument.version) if instrument is not None else None
         trend = RoundTrend(
             id=r.id, number=r.number, opens_at=r.opens_at, mode=r.mode,
@@ -453,18 +482,8 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
                                                  stat.ci_high, stat.reason))
         rounds.append(trend)
 
-    stats = meeting_queries.attendance_stats(group)
-    round_of = _meeting_rounds(group)
-    meetings = [
-        MeetingPoint(m.meeting_id, m.started_at, m.present, m.expected, round_of.get(m.meeting_id))
-        for m in reversed(stats.meetings)
-    ]
-    if rounds and len(rounds) < total_rounds:
-        # The period starts with the first shown round: its meetings and every later one.
-        first = rounds[0].number
-        start = next((i for i, m in enumerate(meetings) if m.round_number is not None and m.round_number >= first),
-                     len(meetings))
-        meetings = meetings[start:]
+    by_status, meetings, presenters = _attendance(
+        group, rounds[0].number if rounds and len(rounds) < total_rounds else None)
     series_list = list(series.values())
     attendance_codes = sorted({d.attendance_item.code for d in definitions.values() if d.attendance_item})
     by_attendance, attendance_hidden = [], []
@@ -475,8 +494,8 @@ def group_trend(group: Group, k: int, sources: str = "all", items: bool = False,
             rounds, series_list, disclosure.attendance_cells(release, attendance_codes), asking)
     return GroupTrend(
         k=k, sources=sources, rounds=rounds, series=series_list, changes=_changes(rounds, series_list),
-        meetings=meetings, held=stats.by_status.get(HELD, 0), cancelled=stats.by_status.get(CANCELLED, 0),
-        distinct_presenters=stats.distinct_presenters, themes=_themes(group, locale), items_included=items,
+        meetings=meetings, held=by_status.get(HELD, 0), cancelled=by_status.get(CANCELLED, 0),
+        distinct_presenters=presenters, themes=_themes(group, locale), items_included=items,
         total_rounds=total_rounds,
         pairs=paired_queries.group_pairs(
             found, {r.id: definitions[instrument_of[r.id].id] for r in found if instrument_of[r.id] is not None},

@@ -3,10 +3,11 @@ statuses and reasons."""
 
 from __future__ import annotations
 
+import functools
 import re
 
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from app.i18n import format_2dp, format_pct
 from app.trends import rules
@@ -14,9 +15,16 @@ from app.trends import rules
 
 def quarter_label(key: str) -> str:
     """A quarter key ("2026-Q1" or "2026 Q1") in the reader's language."""
-    match = re.fullmatch(r"(\d{4})[- ]Q([1-4])", str(key))
+    return _quarter_label(str(key), str(get_locale()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _quarter_label(key: str, locale: str) -> str:
+    """Remembered per key and language (a group's trends list every quarter of its history; the translations are
+    loaded once per process)."""
+    match = re.fullmatch(r"(\d{4})[- ]Q([1-4])", key)
     if not match:
-        return str(key)
+        return key
     return _("%(year)s Q%(quarter)s", year=match.group(1), quarter=match.group(2))
 
 

@@ -12,7 +12,7 @@ from app.feedback.templating import reason_labels
 from app.i18n import format_2dp, format_day, format_pct
 from app.permissions import get_group_or_403, public, roles_required
 from app.timeutil import local_date
-from app.trends import bp, charts, group_queries
+from app.trends import bp, charts, fragments, group_queries
 
 # Plotly.js changes only with the installed wheel: the URL carries its version, so it can be cached for a year.
 PLOTLY_CACHE = "public, max-age=31536000, immutable"
@@ -77,7 +77,8 @@ def group_trends(group_id):
                            meeting_rows=meeting_rows, reasons=reason_labels(trend.k), period=_period(),
                            default_rounds=DEFAULT_ROUNDS,
                            chart_json=json.dumps(group_queries.chart_data(trend)),
-                           plotly_version=plotly.__version__, number=_number, percent=_percent)
+                           plotly_version=plotly.__version__, number=_number, percent=_percent,
+                           figure_cells=fragments.figure_cells)
 
 
 @bp.route("/groups/<int:group_id>/trends.json", endpoint="group_data")
