@@ -213,6 +213,10 @@ class RecordMeetingForm(FlaskForm):
         """(member, field) for each member, in the order of the member list."""
         return [(member, self[f"{ATTENDANCE_PREFIX}{member.id}"]) for member in self._members]
 
+    def attendance_options(self) -> list[tuple[str, str]]:
+        """(value, translated label) of the attendance states, in order: what each member's select offers."""
+        return [(value, str(label)) for value, label in attendance_choices()]
+
     def attendance(self) -> dict[int, str]:
         return {member.id: field.data for member, field in self.attendance_fields()}
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -30,7 +32,7 @@ from app.meetings.models import (
 from app.programme.models import Group, Membership
 from app.programme.queries import membership_on
 from app.scheduling.models import Meeting
-from app.scheduling.services import keeping_invariants
+from app.scheduling.services import ClashError, InvariantError, keeping_invariants
 from app.timeutil import local_date, to_utc
 
 SUMMARY_MAX = 4000
@@ -85,6 +87,26 @@ def current_members(group_id: int, day: date) -> list[User]:
             .order_by(User.name)
         )
     )
+
+
+class Member(NamedTuple):
+    """A member as the record form and its checks need them: id and name, read as a plain row."""
+
+    id: int
+    name: str
+
+
+def members_on(group_id: int, day: date) -> list[Member]:
+    """current_members as plain (id, name) rows: one statement, no User objects (nor their roles) loaded."""
+    return [
+        Member(uid, name)
+        for uid, name in db.session.execute(
+            sa.select(User.id, User.name)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.group_id == group_id, membership_on(day))
+            .order_by(User.name)
+        )
+    ]
 
 
 # --- recording -------------------------------------------------------------------------------
@@ -147,10 +169,12 @@ def record_meeting(
         # other live meetings at that time (a cancelled meeting corrected back to held included), none a member.
         # Correcting the record of a meeting already held (attendance, summary) changes neither its leaders nor
         # its time: a problem it had before (its lead has since left) does not block the correction.
-        with keeping_invariants(meeting, field="status", context="record", tolerate_existing=was == "held"):
+        def change() -> None:
             _record_held(meeting, group, started_on, started_at, duration_minutes, mode, attendance or {},
                          guest_count, presenter_id, theme_ids or [], summary, actor)
             meeting.record_held(now)
+
+        _held_keeping_invariants(meeting, change, correcting=was == "held")
     db.session.flush()
     after = _snapshot(meeting)
     changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
@@ -159,6 +183,27 @@ def record_meeting(
     if meeting.status == "held":
         result.opened_rounds = feedback.open_due_rounds(actor, group, now)
     return result
+
+
+def _held_keeping_invariants(meeting: Meeting, change: Callable[[], None], *, correcting: bool) -> None:
+    """Make `change` (recording the meeting as held) in keeping_invariants, with the record's wording.
+
+    A correction of a held record tolerates the problems the meeting had before the change (its lead has since
+    left) and refuses only those the change brings, which takes reading the invariants' facts twice, before and
+    after. When the meeting breaks no invariant after the change there is nothing to tolerate, so a correction
+    is first made strictly (facts read once, after the change); only when that is refused (its savepoint rolled
+    back, nothing kept) is it made again from the start with the before-and-after check. Every record is thus
+    judged after its change, and a correction is kept exactly when the tolerant check alone would keep it.
+    """
+    if correcting:
+        try:
+            with keeping_invariants(meeting, field="status", context="record"):
+                change()
+            return
+        except (InvariantError, ClashError):
+            pass  # a problem after the change: judged again below, tolerating what the meeting already broke
+    with keeping_invariants(meeting, field="status", context="record", tolerate_existing=correcting):
+        change()
 
 
 def _record_held(meeting, group, started_on, started_at, duration_minutes, mode, attendance, guest_count,
@@ -175,7 +220,7 @@ def _record_held(meeting, group, started_on, started_at, duration_minutes, mode,
     if started_on is not None and started_at is not None:
         started = to_utc(started_on, started_at)
     day = local_date(meeting.starts_at)
-    members = {u.id: u for u in current_members(group.id, day)}
+    members = {u.id: u for u in members_on(group.id, day)}
     unknown = [uid for uid in attendance if uid not in members]
     if unknown:
         raise DomainError(_("Attendance can be recorded only for members of the group on the meeting's date."),
@@ -200,6 +245,7 @@ def _record_held(meeting, group, started_on, started_at, duration_minutes, mode,
         if len(themes) != len(set(theme_ids)):
             raise DomainError(_("Choose themes from the list."), field="theme_ids")
 
+    recorded_by_id = getattr(actor, "id", None)  # read first: an expired actor loads (and autoflushes)
     record = meeting.record or MeetingRecord(meeting=meeting)
     record.started_at = started
     record.duration_minutes = duration_minutes
@@ -207,7 +253,7 @@ def _record_held(meeting, group, started_on, started_at, duration_minutes, mode,
     record.presenter_id = presenter_id
     record.summary = summary
     record.guest_count = guest_count
-    record.recorded_by_id = getattr(actor, "id", None)
+    record.recorded_by_id = recorded_by_id
     db.session.add(record)
     existing = {a.user_id: a for a in meeting.attendances}
     for uid, state in attendance.items():
@@ -247,12 +293,12 @@ def last_presented(group_id: int, user_ids: list[int]) -> dict[int, datetime]:
 
 
 def suggested_presenters(meeting: Meeting, present_ids: list[int] | None = None, *,
-                         members: list[User] | None = None,
-                         last: dict[int, datetime] | None = None) -> list[User]:
+                         members: list[User] | list[Member] | None = None,
+                         last: dict[int, datetime] | None = None) -> list[User] | list[Member]:
     """Members (those present, when given) who presented least recently first.
 
-    `members` (current_members on the meeting's date) and `last` (last_presented for them) spare the statements
-    when the caller has read them already.
+    `members` (current_members or members_on the meeting's date; the same kind comes back) and `last`
+    (last_presented for them) spare the statements when the caller has read them already.
     """
     if members is None:
         members = current_members(meeting.group_id, local_date(meeting.starts_at))

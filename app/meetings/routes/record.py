@@ -46,13 +46,35 @@ def _initial_record(meeting: Meeting, members: list) -> dict:
     return data
 
 
-def _record_form(meeting: Meeting, members: list):
-    """The record form for this meeting: pre-filled on GET, the submitted values on POST."""
+def _offered_themes(meeting: Meeting) -> list:
+    """The themes the form offers: the active ones and those the record has (the shipped list made on first use)."""
+    chosen = [t.id for t in meeting.themes]
+    themes = services.list_themes(active_only=True, also=chosen)
+    if not themes:  # none offered: perhaps no list yet (otherwise every theme is out of use)
+        ensure_themes()
+        themes = services.list_themes(active_only=True, also=chosen)
+    return themes
+
+
+def _record_form(meeting: Meeting, members: list, themes: list):
+    """The record form for this meeting: pre-filled on GET, the submitted values on POST.
+
+    The presenter's choices are filled only when the page is drawn (_offer_presenters): the field checks its
+    value against the members, not the list, so a record that saves never reads when each member last presented.
+    """
     form_class = record_form_class(members)
     if request.method == "GET":
         form = form_class(data=_initial_record(meeting, members), scheduled_start=meeting.starts_at)
     else:
         form = form_class(scheduled_start=meeting.starts_at)
+    locale = reader_locale()
+    form.theme_ids.choices = [(t.id, t.name(locale)) for t in themes]
+    form.presenter_id.choices = []
+    return form
+
+
+def _offer_presenters(form, meeting: Meeting, members: list) -> None:
+    """The presenter list: who presented least recently first, each with when they last did."""
     last = services.last_presented(meeting.group_id, [m.id for m in members])
     choices = [("", _("— no case presented —"))]
     for person in services.suggested_presenters(meeting, members=members, last=last):
@@ -60,10 +82,6 @@ def _record_form(meeting: Meeting, members: list):
         hint = _("last presented %(date)s", date=format_date(when, "medium")) if when else _("has not presented yet")
         choices.append((person.id, f"{person.name} · {hint}"))
     form.presenter_id.choices = choices
-    chosen = [t.id for t in meeting.themes]
-    locale = reader_locale()
-    form.theme_ids.choices = [(t.id, t.name(locale)) for t in services.list_themes(active_only=True, also=chosen)]
-    return form
 
 
 def _held_problems(meeting: Meeting) -> list[str]:
@@ -83,9 +101,9 @@ def _held_problems(meeting: Meeting) -> list[str]:
 def record(meeting_id):
     """Record a meeting as held (attendance, presenter, themes, summary) or cancelled, or correct its record."""
     meeting = get_meeting_or_403(meeting_id, need="lead")
-    ensure_themes()
-    members = services.current_members(meeting.group_id, local_date(meeting.starts_at))
-    form = _record_form(meeting, members)
+    themes = _offered_themes(meeting)  # first: making the shipped list commits (and expires what was loaded)
+    members = services.members_on(meeting.group_id, local_date(meeting.starts_at))
+    form = _record_form(meeting, members, themes)
     status = 200 if request.method == "GET" else 422
     if form.validate_on_submit():
         outcome = attempt(lambda: services.record_meeting(current_user, meeting, now=utcnow(), **form.values()),
@@ -98,6 +116,7 @@ def record(meeting_id):
             # The route's own id: the committed (expired) meeting would be loaded again just for its id.
             return redirect(url_for("scheduling.meeting", meeting_id=meeting_id))
         status = outcome.status_code
+    _offer_presenters(form, meeting, members)
     started = meeting.starts_at <= utcnow()
     return render_template("meetings/record.html", meeting=meeting, group=meeting.group, form=form,
                            started=started, held_problems=_held_problems(meeting)), status

@@ -158,23 +158,42 @@ def _overlapping_bookings(bookings: Sequence[Booking]) -> set[tuple[int, int]]:
     if not bookings:
         return set()
     earliest, latest = min(b.starts_at for b in bookings), max(b.ends_at for b in bookings)
-    meetings, leaders = Meeting.__table__, MeetingLeader.__table__
-    window = (
-        sa.select(leaders.c.meeting_id, leaders.c.user_id, meetings.c.starts_at, meetings.c.ends_at)
-        .join(meetings, meetings.c.id == leaders.c.meeting_id)
-        .where(meetings.c.status != "cancelled", meetings.c.starts_at < latest,
-               meetings.c.starts_at > earliest - timedelta(days=1))
-        .cte("window")
-    )
-    mine, theirs = window.alias("mine"), window.alias("theirs")
-    query = (
-        sa.select(mine.c.meeting_id, mine.c.user_id)
-        .join(theirs, sa.and_(theirs.c.user_id == mine.c.user_id, theirs.c.meeting_id != mine.c.meeting_id,
-                              theirs.c.starts_at < mine.c.ends_at, theirs.c.ends_at > mine.c.starts_at))  # overlaps
-        .where(_among(mine.c.meeting_id, [b.id for b in bookings]))
-        .distinct()
-    )
-    return {(mid, uid) for mid, uid in db.session.execute(query)}
+    query = _overlap_query(db.session.get_bind().dialect.name)
+    params = {"latest": latest, "after": earliest - timedelta(days=1), "ids": [b.id for b in bookings]}
+    return {(mid, uid) for mid, uid in db.session.execute(query, params)}
+
+
+_OVERLAP_QUERIES: dict[str, sa.Select] = {}
+
+
+def _overlap_query(dialect: str) -> sa.Select:
+    """_overlapping_bookings' statement, built once per dialect with bind parameters (:latest, :after, :ids):
+    building and keying the aliased self-join anew on every check cost more than running it."""
+    query = _OVERLAP_QUERIES.get(dialect)
+    if query is None:
+        meetings, leaders = Meeting.__table__, MeetingLeader.__table__
+        window = (
+            sa.select(leaders.c.meeting_id, leaders.c.user_id, meetings.c.starts_at, meetings.c.ends_at)
+            .join(meetings, meetings.c.id == leaders.c.meeting_id)
+            .where(meetings.c.status != "cancelled", meetings.c.starts_at < sa.bindparam("latest"),
+                   meetings.c.starts_at > sa.bindparam("after"))
+            .cte("window")
+        )
+        mine, theirs = window.alias("mine"), window.alias("theirs")
+        if dialect == "postgresql":  # as _among: one array parameter however many meetings
+            among = mine.c.meeting_id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.Integer)))
+        else:
+            among = mine.c.meeting_id.in_(sa.bindparam("ids", expanding=True))
+        query = (
+            sa.select(mine.c.meeting_id, mine.c.user_id)
+            .join(theirs, sa.and_(theirs.c.user_id == mine.c.user_id, theirs.c.meeting_id != mine.c.meeting_id,
+                                  theirs.c.starts_at < mine.c.ends_at,
+                                  theirs.c.ends_at > mine.c.starts_at))  # overlaps
+            .where(among)
+            .distinct()
+        )
+        _OVERLAP_QUERIES[dialect] = query
+    return query
 
 
 def meeting_problems(meeting: Meeting) -> list[rules.Problem]:
