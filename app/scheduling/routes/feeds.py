@@ -35,7 +35,7 @@ def feed(token):
     found = feeds.live_feed_by_token(token)
     if found is None:
         abort(404)
-    meetings = feeds.meetings_for_feed(found, utcnow())
+    meetings = feeds.calendar_meetings(found, utcnow())
     with force_locale(found.user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
         body = build_calendar(meetings, feeds.feed_name(found))
     response = _calendar_response(body)

@@ -15,6 +15,7 @@ from app.errors import NotAllowed
 from app.extensions import db
 from app.notifications.mail import absolute_url
 from app.programme.models import Group, Membership
+from app.scheduling.ical import CalendarMeeting
 from app.scheduling.models import CalendarFeed, Meeting, MeetingLeader
 from app.timeutil import to_utc, utcnow
 
@@ -104,7 +105,11 @@ def live_feed_by_token(token: str) -> CalendarFeed | None:
 
     if not token or len(token) > 64:
         return None
-    feed = db.session.scalars(sa.select(CalendarFeed).where(CalendarFeed.token == token)).first()
+    # The owner comes with the feed (one statement); their roles only when a group feed asks whether they may view.
+    feed = db.session.scalars(
+        sa.select(CalendarFeed).where(CalendarFeed.token == token)
+        .options(so.joinedload(CalendarFeed.user).lazyload(User.role_assignments))
+    ).first()
     if feed is None or feed.revoked_at is not None or not feed.user.active:
         return None
     if feed.group_id is not None and not can_access_group(feed.user, feed.group, "view"):
@@ -113,7 +118,31 @@ def live_feed_by_token(token: str) -> CalendarFeed | None:
 
 
 def _with_group_and_leaders(query: sa.Select) -> sa.Select:
-    return query.options(so.joinedload(Meeting.group)).order_by(Meeting.starts_at, Meeting.id)
+    # The feed names the leaders: their users come with the leader rows, their roles (never shown) stay unloaded
+    # until something asks for them.
+    return query.options(
+        so.joinedload(Meeting.group),
+        so.selectinload(Meeting.leaders).joinedload(MeetingLeader.user).lazyload(User.role_assignments),
+    ).order_by(Meeting.starts_at, Meeting.id)
+
+
+def _user_meetings(user_id: int, since: datetime) -> sa.ColumnElement[bool]:
+    """Meetings from `since` on of the user's groups while they were members, and the meetings they lead.
+
+    Reads the user's membership periods (one statement); the condition holds them as UTC instants.
+    """
+    periods = db.session.execute(
+        sa.select(Membership.group_id, Membership.joined_on, Membership.left_on).where(Membership.user_id == user_id)
+    ).all()
+    conditions = [Meeting.id.in_(sa.select(MeetingLeader.meeting_id).where(MeetingLeader.user_id == user_id))]
+    for group_id, joined_on, left_on in periods:
+        # Membership dates are local days: the period runs from local midnight of joining to local
+        # midnight after leaving, as UTC instants (so the query is the same on SQLite and PostgreSQL).
+        period = [Meeting.group_id == group_id, Meeting.starts_at >= to_utc(joined_on, time(0))]
+        if left_on is not None:
+            period.append(Meeting.starts_at < to_utc(left_on + timedelta(days=1), time(0)))
+        conditions.append(sa.and_(*period))
+    return sa.and_(Meeting.starts_at >= since, sa.or_(*conditions))
 
 
 def meetings_for_user(user: User, since: datetime) -> list[Meeting]:
@@ -122,18 +151,7 @@ def meetings_for_user(user: User, since: datetime) -> list[Meeting]:
     Cancelled meetings are included so subscribed calendars remove them. Two queries whatever the
     number of groups or meetings (plus the selectin load of the meetings' leaders).
     """
-    periods = db.session.execute(
-        sa.select(Membership.group_id, Membership.joined_on, Membership.left_on).where(Membership.user_id == user.id)
-    ).all()
-    conditions = [Meeting.id.in_(sa.select(MeetingLeader.meeting_id).where(MeetingLeader.user_id == user.id))]
-    for group_id, joined_on, left_on in periods:
-        # Membership dates are local days: the period runs from local midnight of joining to local
-        # midnight after leaving, as UTC instants (so the query is the same on SQLite and PostgreSQL).
-        period = [Meeting.group_id == group_id, Meeting.starts_at >= to_utc(joined_on, time(0))]
-        if left_on is not None:
-            period.append(Meeting.starts_at < to_utc(left_on + timedelta(days=1), time(0)))
-        conditions.append(sa.and_(*period))
-    query = sa.select(Meeting).where(Meeting.starts_at >= since, sa.or_(*conditions))
+    query = sa.select(Meeting).where(_user_meetings(user.id, since))
     return list(db.session.scalars(_with_group_and_leaders(query)).unique())
 
 
@@ -149,6 +167,43 @@ def meetings_for_feed(feed: CalendarFeed, now: datetime) -> list[Meeting]:
     if feed.group_id is not None:
         return meetings_for_group(feed.group, since)
     return meetings_for_user(feed.user, since)
+
+
+def calendar_meetings(feed: CalendarFeed, now: datetime) -> list[CalendarMeeting]:
+    """What the feed publishes at `now` (the meetings of meetings_for_feed), as the calendar writes them.
+
+    Plain rows, no ORM objects: each meeting with its group's name and its lead's and co-lead's names in one
+    statement (a meeting has at most one of each, so the outer joins add no rows); two for a person's feed
+    (their membership periods first), whatever the number of groups or meetings.
+    """
+    since = feed_since(now)
+    if feed.group_id is not None:
+        where = sa.and_(Meeting.group_id == feed.group_id, Meeting.starts_at >= since)
+    else:
+        where = _user_meetings(feed.user_id, since)
+    return [CalendarMeeting(**row._mapping) for row in db.session.execute(_CALENDAR_ROWS.where(where))]
+
+
+def _calendar_rows() -> sa.Select:
+    lead, co_lead = so.aliased(MeetingLeader), so.aliased(MeetingLeader)
+    lead_user, co_lead_user = so.aliased(User), so.aliased(User)
+    return (
+        sa.select(
+            Meeting.uid, Meeting.sequence, Meeting.status, Meeting.starts_at, Meeting.ends_at, Meeting.created_at,
+            Meeting.updated_at, Group.name.label("group_name"), lead_user.name.label("lead_name"),
+            co_lead_user.name.label("co_lead_name"), Meeting.location, Meeting.video_link, Meeting.cancel_reason,
+            Meeting.change_reason, Meeting.holiday_note,
+        )
+        .join(Group, Group.id == Meeting.group_id)
+        .outerjoin(lead, sa.and_(lead.meeting_id == Meeting.id, lead.role == "lead"))
+        .outerjoin(lead_user, lead_user.id == lead.user_id)
+        .outerjoin(co_lead, sa.and_(co_lead.meeting_id == Meeting.id, co_lead.role == "co_lead"))
+        .outerjoin(co_lead_user, co_lead_user.id == co_lead.user_id)
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+
+
+_CALENDAR_ROWS = _calendar_rows()  # built once: only the WHERE differs between feeds
 
 
 def feed_name(feed: CalendarFeed) -> str:
