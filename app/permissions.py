@@ -189,20 +189,27 @@ def can_access_round(user, feedback_round, need: str = "lead") -> bool:
     group = feedback_round.group
     if need == "coordinate":
         return coordinates_org(user, group.organisation_id)
+    from app.feedback.services.rounds import is_eligible
+
+    if need == "answer":  # eligibility alone: the group's leaders are not read
+        return is_eligible(feedback_round, user)
     leads = coordinates_org(user, group.organisation_id) or leads_group(user, group)
     if need == "lead":
         return leads
-    from app.feedback.services.rounds import is_eligible
-
-    answers = is_eligible(feedback_round, user)
-    return answers if need == "answer" else (leads or answers)
+    return leads or is_eligible(feedback_round, user)
 
 
 def get_round_or_403(round_id: int, need: str = "lead"):
     """Load a feedback round and check the current user may use it as `need` says (404, then 403)."""
+    import sqlalchemy.orm as so
+
     from app.feedback.models import FeedbackRound
 
-    feedback_round = get_or_404(FeedbackRound, round_id)
+    # The group in the same statement (every need reads it); the round's meetings only when something reads them.
+    feedback_round = db.session.get(FeedbackRound, round_id, options=[
+        so.joinedload(FeedbackRound.group), so.lazyload(FeedbackRound.round_meetings)])
+    if feedback_round is None:
+        abort(404)
     if not can_access_round(current_user, feedback_round, need):
         abort(403)
     return feedback_round

@@ -20,7 +20,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app.errors import Conflict, DomainError
 from app.extensions import csrf
@@ -70,22 +70,55 @@ def _posted_answers(definition: scoring.Definition) -> dict[str, str]:
     return {item.code: request.form.get(FIELD_PREFIX + item.code, "") for item in definition.items}
 
 
-#: Each question's HTML by (definition_key, language, position, code, chosen value): a stored questionnaire version
-#: never changes, so a question drawn once is drawn the same for everyone who chose the same value. Nothing of the
-#: reader is kept but that value; questions with an error or free text are drawn afresh each time.
-_ITEM_HTML: dict[tuple, Markup] = {}
-_ITEM_HTML_KEPT = 4096
+#: What the answer page draws the same for every reader, rendered once and reused (in process, least recently used
+#: dropped). A stored questionnaire version never changes (an edit is a new version; the version a round asks is
+#: locked when it opens), and the definition key is the SHA-256 of its stored text, so an entry cannot go stale:
+#: - each question's static description by (definition key, language);
+#: - each question's HTML by (definition key, language, position, code, chosen value): nothing of the reader is kept
+#:   but that value. A free-text question is kept blank and its text put in per request; a question with an error,
+#:   or a value it cannot take, is drawn afresh each time;
+#: - the page's fixed texts (the anonymity notice, the form's messages and buttons, the personal-code section) by
+#:   (language, k, programme code key).
+_QUESTIONS = answering.LRU(64)
+_ITEM_HTML = answering.LRU(4096)
+_PAGE_TEXTS = answering.LRU(32)
 
 
-def _item_html(key: str, locale: str, index: int, item: dict, error: str | None) -> Markup:
-    if error or item["type"] == "text" or item["value"] not in item["values"]:
-        return _draw_item(item, index, error)
-    cache_key = (key, locale, index, item["code"], item["value"])
+def _questions(definition: scoring.Definition, key: str, locale: str) -> tuple[dict, ...]:
+    """Each question as the template draws it, in the reader's language, before any value is given."""
+    found = _QUESTIONS.get((key, locale))
+    if found is not None:
+        return found
+    shown = []
+    for item in definition.items:
+        options = []
+        if item.is_numeric:
+            options = [(str(v), str(v), scoring.localised(item.anchors[v], locale) if v in item.anchors else "")
+                       for v in item.values]
+        elif item.type == "choice":
+            options = [(c.value, c.value, scoring.localised(c.label, locale)) for c in item.choices]
+        shown.append({
+            "code": item.code, "type": item.type, "text": scoring.localised(item.text, locale),
+            "required": item.required, "options": options, "max_length": item.max_length,
+            "value": "", "name": FIELD_PREFIX + item.code,
+            "all_anchored": bool(options) and all(o[2] for o in options),
+            "values": frozenset({"", *(o[0] for o in options)}),
+        })
+    return _QUESTIONS.put((key, locale), tuple(shown))
+
+
+def _item_html(key: str, locale: str, index: int, question: dict, value: str, error: str | None) -> Markup:
+    if error or (question["type"] != "text" and value not in question["values"]):
+        return _draw_item({**question, "value": value}, index, error)
+    cache_key = (key, locale, index, question["code"], value if question["type"] != "text" else "")
     html = _ITEM_HTML.get(cache_key)
     if html is None:
-        if len(_ITEM_HTML) >= _ITEM_HTML_KEPT:
-            _ITEM_HTML.clear()
-        html = _ITEM_HTML[cache_key] = _draw_item(item, index, None)
+        html = _ITEM_HTML.put(cache_key, _draw_item(
+            {**question, "value": value if question["type"] != "text" else ""}, index, None))
+    if question["type"] == "text" and value:
+        # The blank question with the text put where the template writes it (escaped as Jinja escapes it).
+        head, tail = html.split("</textarea>", 1)
+        return Markup(head) + escape(value) + Markup("</textarea>") + Markup(tail)
     return html
 
 
@@ -95,35 +128,38 @@ def _draw_item(item: dict, index: int, error: str | None) -> Markup:
 
 
 def _items(definition: scoring.Definition, answers: dict, key: str, problems: dict[str, str]) -> list[dict]:
-    """Each question as the template draws it, in the reader's language, with its HTML (`html`)."""
+    """Each question's chosen value (`value`) and HTML (`html`) in the reader's language."""
     locale = str(get_locale() or "en")
     shown = []
-    for index, item in enumerate(definition.items, start=1):
-        options = []
-        if item.is_numeric:
-            options = [(str(v), str(v), scoring.localised(item.anchors[v], locale) if v in item.anchors else "")
-                       for v in item.values]
-        elif item.type == "choice":
-            options = [(c.value, c.value, scoring.localised(c.label, locale)) for c in item.choices]
-        value = answers.get(item.code)
-        shown.append({
-            "code": item.code, "type": item.type, "text": scoring.localised(item.text, locale),
-            "required": item.required, "options": options, "max_length": item.max_length,
-            "value": "" if value is None else str(value), "name": FIELD_PREFIX + item.code,
-            "all_anchored": bool(options) and all(o[2] for o in options),
-            "values": {"", *(o[0] for o in options)},
-        })
-        shown[-1]["html"] = _item_html(key, locale, index, shown[-1], problems.get(item.code))
+    for index, question in enumerate(_questions(definition, key, locale), start=1):
+        value = answers.get(question["code"])
+        value = "" if value is None else str(value)
+        shown.append({"value": value,
+                      "html": _item_html(key, locale, index, question, value, problems.get(question["code"]))})
     return shown
+
+
+def _page_texts(locale: str, code_key: str | None) -> dict[str, Markup]:
+    """The answer page's fixed texts in the reader's language, rendered once (see _PAGE_TEXTS)."""
+    k = current_app.config["MIN_RESPONSES"]
+    found = _PAGE_TEXTS.get((locale, k, code_key))
+    if found is None:
+        macros = "feedback/_answer_texts.html"
+        found = _PAGE_TEXTS.put((locale, k, code_key), {
+            "anonymity": get_template_attribute(macros, "anonymity")(k),
+            "messages": get_template_attribute(macros, "messages")(),
+            "buttons": get_template_attribute(macros, "buttons")(),
+            "code": get_template_attribute(macros, "personal_code")(code_key) if code_key else Markup(""),
+        })
+    return found
 
 
 def _form_page(feedback_round: FeedbackRound, answers: dict, status: int = 200, message: str | None = None,
                problems: dict[str, str] | None = None, state: str = "open"):
-    instrument = answering.round_instrument(feedback_round)
-    definition = answering.round_definition(feedback_round)
-    key = answering.definition_key(instrument)
+    definition, key = answering.round_questionnaire(feedback_round)
     locale = str(get_locale() or "en")
     shown_problems = {code: answering.problem_message(p) for code, p in (problems or {}).items()}
+    code_key = _code_key() if definition.self_generated_code and state == "open" else None
     page = render_template(
         "feedback/answer.html", round=feedback_round, group=feedback_round.group, state=state,
         title=scoring.localised(definition.title, locale),
@@ -131,7 +167,7 @@ def _form_page(feedback_round: FeedbackRound, answers: dict, status: int = 200, 
         items=_items(definition, answers, key, shown_problems), message=message, problems=shown_problems,
         data={"storage_key": f"balint-answers-{feedback_round.id}-{current_user.id}", "prefix": FIELD_PREFIX,
               "saved": answers if state == "open" else {}},
-        code_key=_code_key() if definition.self_generated_code and state == "open" else None,
+        code_key=code_key, texts=_page_texts(locale, code_key),
     )
     return _no_store(make_response(page, status))
 
@@ -142,12 +178,22 @@ def _code_key() -> str:
     return feedback_rules.code_key(config.get("RESPONSE_CODE_KEY"), config["SECRET_KEY"])
 
 
-def _save_or_submit(feedback_round: FeedbackRound, action: str | None, answers: dict, now):
-    """The service the pressed button asks for. Raises DomainError for a form sent without either button."""
+def _save_or_submit(feedback_round: FeedbackRound, action: str | None, answers: dict, now) -> str:
+    """The service the pressed button asks for, then what to tell the member: drawn here, before the commit expires
+    the round and the signed-in user (reading them again would begin a second transaction). For a save, the message
+    to flash; for a submission, the thank-you page. Raises DomainError for a form sent without either button."""
     if action == "save":
-        return answering.save_draft(current_user, feedback_round, answers, now)
+        answering.save_draft(current_user, feedback_round, answers, now)
+        return _("Your answers are saved. You can come back and finish them until the round closes.")
     if action == "submit":
-        return answering.submit_response(current_user, feedback_round, answers, now, code=request.form.get("code"))
+        submitted = answering.submit_response(current_user, feedback_round, answers, now,
+                                              code=request.form.get("code"))
+        # The note on concerns goes into this response only: nothing about it is stored or sent elsewhere.
+        locale = str(get_locale() or "en")
+        return render_template("feedback/thanks.html", round=feedback_round, group=feedback_round.group,
+                               concerns=[scoring.localised(b.label, locale) for b in submitted.concerns],
+                               contacts=answering.support_contacts(),
+                               storage_key=f"balint-answers-{feedback_round.id}-{current_user.id}")
     raise DomainError(_("Choose “Save for later” or “Submit”."))
 
 
@@ -185,15 +231,9 @@ def answer(round_id):
     if not outcome.ok:
         return _refused_page(feedback_round, answers, outcome.error, now)
     if action == "save":
-        flash(_("Your answers are saved. You can come back and finish them until the round closes."), "success")
-        return redirect(url_for("feedback.answer", round_id=feedback_round.id))
-    # The note on concerns goes into this response only: nothing about it is stored or sent elsewhere.
-    locale = str(get_locale() or "en")
-    page = render_template("feedback/thanks.html", round=feedback_round, group=feedback_round.group,
-                           concerns=[scoring.localised(b.label, locale) for b in outcome.result.concerns],
-                           contacts=answering.support_contacts(), storage_key=f"balint-answers-{feedback_round.id}-"
-                           f"{current_user.id}")
-    return _no_store(make_response(page, 200))
+        flash(outcome.result, "success")
+        return redirect(url_for("feedback.answer", round_id=round_id))
+    return _no_store(make_response(outcome.result, 200))
 
 
 @bp.route("/rounds/<int:round_id>/draft", methods=["POST"])

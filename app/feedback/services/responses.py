@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,33 +72,94 @@ def round_definition(feedback_round: FeedbackRound) -> scoring.Definition:
 
     Raises Conflict when the round has no questionnaire (an interview round, or no instrument set up).
     """
-    instrument = round_instrument(feedback_round)
-    if feedback_round.mode != "questionnaire" or instrument is None:
-        raise Conflict(_("This round has no questionnaire to answer."))
-    return instrument_definition(instrument)
+    return round_questionnaire(feedback_round)[0]
 
 
-#: Parsed definitions by definition_key: a stored version's definition never changes (an edit is a new version),
-#: so each is parsed once per process. Keyed by the stored text, not the id, so nothing can be served stale.
-_DEFINITIONS: dict[str, scoring.Definition] = {}
-_DEFINITIONS_KEPT = 64
+class LRU:
+    """A small least-recently-used map of at most `size` entries (in process; callers keep only what cannot go
+    stale under its key)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict = OrderedDict()
+        # A worker's threads share it: reordering while another thread drops the entry would raise KeyError.
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        """The value kept under `key` (now the most recently used), else None."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        """Keep `value` under `key`, dropping the least recently used entry beyond the size; returns value."""
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+            return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+#: Parsed definitions by definition key (the SHA-256 of the stored definition): a stored version's definition never
+#: changes (an edit is a new version, and the version a round asks is locked when it opens), so each is parsed once
+#: per process. Keyed by the stored text, not the id, so nothing can be served stale (not even across databases).
+_DEFINITIONS = LRU(64)
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def definition_key(instrument: Instrument) -> str:
     """A short fingerprint of the instrument's stored definition: equal keys mean the same questionnaire."""
     text = json.dumps(instrument.definition, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _text_key(text)
 
 
 def instrument_definition(instrument: Instrument) -> scoring.Definition:
     """The instrument's questionnaire as a Definition, parsed once per process and version (see _DEFINITIONS)."""
     key = definition_key(instrument)
-    definition = _DEFINITIONS.get(key)
-    if definition is None:
-        if len(_DEFINITIONS) >= _DEFINITIONS_KEPT:
-            _DEFINITIONS.clear()
-        definition = _DEFINITIONS[key] = scoring.definition_from_dict(instrument.definition)
-    return definition
+    return _DEFINITIONS.get(key) or _DEFINITIONS.put(key, scoring.definition_from_dict(instrument.definition))
+
+
+def round_questionnaire(feedback_round: FeedbackRound) -> tuple[scoring.Definition, str]:
+    """The round's questionnaire as a Definition with its definition key (what rendered forms are kept under).
+
+    The version a round fixed when it opened is read as its stored text (one statement, once per transaction: no
+    ORM object, no JSON decoding) and keyed by that text's SHA-256; a round without one asks the group's current
+    version. Raises Conflict when the round has no questionnaire (an interview round, or no instrument set up).
+    """
+    if feedback_round.mode != "questionnaire":
+        raise Conflict(_("This round has no questionnaire to answer."))
+    instrument_id = feedback_round.instrument_id
+    if instrument_id is None:
+        instrument = round_instrument(feedback_round)
+        if instrument is None:
+            raise Conflict(_("This round has no questionnaire to answer."))
+        return instrument_definition(instrument), definition_key(instrument)
+    # Asked several times in one request (the form's fields, the service, the page): read once per transaction.
+    session = db.session()
+    seen = session.info.setdefault("feedback.questionnaires", {})
+    found = seen.get(instrument_id)
+    if found is not None and found[0] is session.get_transaction() and found[0] is not None:
+        return found[1], found[2]
+    text = session.scalar(sa.select(sa.cast(Instrument.definition, sa.Text)).where(Instrument.id == instrument_id))
+    if text is None:
+        raise Conflict(_("This round has no questionnaire to answer."))
+    key = _text_key(text)
+    definition = _DEFINITIONS.get(key) or _DEFINITIONS.put(key, scoring.definition_from_dict(json.loads(text)))
+    seen[instrument_id] = (session.get_transaction(), definition, key)
+    return definition, key
 
 
 def problem_message(code: str) -> str:
@@ -180,10 +243,14 @@ def clean_draft(definition: scoring.Definition, answers: dict) -> dict[str, Any]
     return cleaned
 
 
+_DRAFT_ANSWERS = sa.select(Draft.answers).where(Draft.round_id == sa.bindparam("round_id"),
+                                                Draft.user_id == sa.bindparam("user_id"))
+
+
 def get_draft(user: User, feedback_round: FeedbackRound) -> dict[str, Any]:
     """The member's saved answers in progress for the round ({} when none)."""
-    draft = db.session.get(Draft, (feedback_round.id, user.id))
-    return dict(draft.answers or {}) if draft is not None else {}
+    answers = db.session.scalar(_DRAFT_ANSWERS, {"round_id": feedback_round.id, "user_id": user.id})
+    return dict(answers or {})
 
 
 def save_draft(user: User, feedback_round: FeedbackRound, answers: dict, now: datetime) -> dict[str, Any]:
@@ -274,7 +341,8 @@ def submit_response(user: User, feedback_round: FeedbackRound, answers: dict, no
         raise Conflict(already_submitted_message()) from None
     # The respondent's profession alone goes with the answers, so trends can be filtered by it
     # (only where the anonymity threshold still holds); nothing else about the person does.
-    db.session.add(Response(round_id=feedback_round.id, instrument_id=round_instrument(feedback_round).id,
+    instrument_id = feedback_round.instrument_id or round_instrument(feedback_round).id
+    db.session.add(Response(round_id=feedback_round.id, instrument_id=instrument_id,
                             source="questionnaire", profession=user.profession, code=stored_code,
                             answers=answer_rows(definition, answers)))
     db.session.execute(sa.delete(Draft).where(Draft.round_id == feedback_round.id, Draft.user_id == user.id)

@@ -102,13 +102,22 @@ def eligible_count(feedback_round: FeedbackRound) -> int:
     return len(eligible_user_ids(feedback_round))
 
 
+# Asked on every answer page, save and submission: built once (building and keying a statement costs more than
+# running it). One row is enough, so the round's eligible members are not listed; its meetings as a subquery, so the
+# planner goes from the round's few meetings to the (meeting, user) unique index rather than through every
+# attendance of the user (which SQLite picked for the join).
+_IS_ELIGIBLE = sa.select(sa.exists().where(
+    Attendance.meeting_id.in_(
+        sa.select(RoundMeeting.meeting_id).where(RoundMeeting.round_id == sa.bindparam("round_id"))),
+    Attendance.user_id == sa.bindparam("user_id"), Attendance.status == "present",
+))
+_HAS_RESPONDED = sa.select(sa.exists().where(
+    Completion.round_id == sa.bindparam("round_id"), Completion.user_id == sa.bindparam("user_id")))
+
+
 def is_eligible(feedback_round: FeedbackRound, user: User) -> bool:
     """Whether the user was present at one or more of the round's meetings."""
-    # One row is enough: asked on every answer page and save, it need not list the round's eligible members.
-    return bool(db.session.scalar(sa.select(sa.exists().where(
-        RoundMeeting.round_id == feedback_round.id, Attendance.meeting_id == RoundMeeting.meeting_id,
-        Attendance.user_id == user.id, Attendance.status == "present",
-    ))))
+    return bool(db.session.scalar(_IS_ELIGIBLE, {"round_id": feedback_round.id, "user_id": user.id}))
 
 
 def tell_eligible_members(feedback_round: FeedbackRound, now: datetime) -> int:
@@ -228,4 +237,4 @@ def corrected_meeting_ids(feedback_round: FeedbackRound) -> list[int]:
 
 def has_responded(feedback_round: FeedbackRound, user: User) -> bool:
     """Whether the member has already answered the round (a Completion exists; it says nothing of the answers)."""
-    return db.session.get(Completion, (feedback_round.id, user.id)) is not None
+    return bool(db.session.scalar(_HAS_RESPONDED, {"round_id": feedback_round.id, "user_id": user.id}))
