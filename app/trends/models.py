@@ -84,7 +84,9 @@ def _signals_go_stale(session: so.Session, flush_context) -> None:
     rounds: set[int] = set()
     responses: set[str] = set()
     users: set[int] = set()
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    # An object set to the values it had (a record saved again unchanged) is "dirty" but changes nothing stored.
+    changed = (o for o in session.dirty if session.is_modified(o, include_collections=False))
+    for obj in (*session.new, *changed, *session.deleted):
         if isinstance(obj, (Meeting, Membership, FeedbackRound)):
             groups.add(obj.group_id)
         elif isinstance(obj, (MeetingLeader, Attendance)):

@@ -177,6 +177,13 @@ def test_any_change_to_a_groups_meetings_or_leaders_marks_its_row_stale_in_the_s
     assert (rows[other.id].valid_until, rows[other.id].version) == before[other.id]
     _db.session.rollback()
 
+    # Set to the values it had (a record saved again unchanged): nothing stored changed, the row stays valid.
+    same = _db.session.get(Meeting, meeting.id)
+    same.status, same.starts_at = same.status, same.starts_at
+    _db.session.flush()
+    assert (_rows()[group.id].valid_until, _rows()[group.id].version) == before[group.id]
+    _db.session.rollback()
+
     _db.session.get(Meeting, meeting.id).status = "cancelled"
     _db.session.flush()
     assert _rows()[group.id].valid_until == STALE
