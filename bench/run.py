@@ -364,17 +364,17 @@ def wsgi_app():
     return bench_app(os.environ["BENCH_DATABASE_URL"])
 
 
-def wrk_command(url: str, requests_file: Path, connections: int, duration: float) -> list[str]:
-    """The wrk command line that replays the prepared requests against `url`."""
+def wrk_command(url: str, requests_file: Path, connections: int, duration: float, once: bool = False) -> list[str]:
+    """The wrk command line that replays the prepared requests against `url` (each line once with `once`)."""
     # One wrk thread: each thread replays the request list on its own, so two would submit each member twice
     # (one thread drives 8 connections far faster than this server answers).
     return ["wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(duration))}s",
-            "--timeout", "30s", "-s", str(LUA), url, "--", str(requests_file)]
+            "--timeout", "30s", "-s", str(LUA), url, "--", str(requests_file), *(["once"] if once else [])]
 
 
-def wrk(url: str, requests_file: Path, connections: int, duration: float) -> dict:
+def wrk(url: str, requests_file: Path, connections: int, duration: float, once: bool = False) -> dict:
     """Drive the server with wrk over the prepared requests; returns rps, p50/p95 (ms) and failures."""
-    command = wrk_command(url, requests_file, connections, duration)
+    command = wrk_command(url, requests_file, connections, duration, once)
     return wrk_result(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
@@ -520,9 +520,9 @@ def run_scale(scale: str, duration: float, reuse: bool, log) -> dict:
             ep = next(e for e in eps if e.key == "form_submit")
             half = len(sessions["burst"]) // 2
             single = wrk(server.url, write_requests(ep, _slice(sessions, 0, half), bodies, directory), 1,
-                         min(duration, 2.0))
+                         min(duration, 2.0), once=True)
             loaded = wrk(server.url, write_requests(ep, _slice(sessions, half, None), bodies, directory), 8,
-                         min(duration, 2.0))
+                         min(duration, 2.0), once=True)
             rows[ep.key] = {"single": single, "loaded": loaded}
             log(f"  {ep.label:<48} {loaded['rps']:8.1f} req/s  p50 {single['p50']:7.1f} ms  "
                 f"p95 {single['p95']:7.1f} ms  (8 conns: p95 {loaded['p95']:7.1f} ms)")

@@ -1,7 +1,12 @@
 -- wrk script for make bench: replays the prepared requests (method, path, cookie, body; tab-separated),
--- one line after another, and prints the figures as one JSON line when done.
+-- one line after another, and prints the figures as one JSON line when done. With "once" after the file, each
+-- line is sent at most once (each member submits once): the connections that ask for more get the framework
+-- floor (a constant page) instead of a line again, and the thread stops when as many answers as lines are back.
 local requests = {}
 local index = 0
+local answered = 0
+local once = false
+local spare = nil
 local threads = {}
 client_errors, server_errors = 0, 0  -- per thread (globals, so done() can read them)
 
@@ -10,6 +15,8 @@ function setup(thread)
 end
 
 function init(args)
+  once = args[2] == "once"
+  spare = wrk.format("GET", "/_floor/framework", {["User-Agent"] = "balint-bench"}, nil)
   for line in io.lines(args[1]) do
     local method, path, cookie, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
     local headers = {["User-Agent"] = "balint-bench"}
@@ -24,6 +31,10 @@ function init(args)
 end
 
 function response(status, _, _)
+  answered = answered + 1
+  if once and answered >= #requests then
+    wrk.thread:stop()
+  end
   if status >= 500 then
     server_errors = server_errors + 1
   elseif status >= 400 then
@@ -33,6 +44,9 @@ end
 
 function request()
   index = index + 1
+  if once and index > #requests then
+    return spare
+  end
   return requests[((index - 1) % #requests) + 1]
 end
 
