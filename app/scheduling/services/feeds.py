@@ -129,20 +129,22 @@ def _with_group_and_leaders(query: sa.Select) -> sa.Select:
 def _user_meetings(user_id: int, since: datetime) -> sa.ColumnElement[bool]:
     """Meetings from `since` on of the user's groups while they were members, and the meetings they lead.
 
-    Reads the user's membership periods (one statement); the condition holds them as UTC instants.
+    Reads the user's membership periods (one statement); the condition holds them as UTC instants. The meetings
+    are named by id from a union of one index range per group and the user's leader rows: an OR of those
+    conditions made PostgreSQL read every meeting of the programme since `since` (9 ms at city scale).
     """
     periods = db.session.execute(
         sa.select(Membership.group_id, Membership.joined_on, Membership.left_on).where(Membership.user_id == user_id)
     ).all()
-    conditions = [Meeting.id.in_(sa.select(MeetingLeader.meeting_id).where(MeetingLeader.user_id == user_id))]
+    parts = [sa.select(MeetingLeader.meeting_id.label("id")).where(MeetingLeader.user_id == user_id)]
     for group_id, joined_on, left_on in periods:
         # Membership dates are local days: the period runs from local midnight of joining to local
         # midnight after leaving, as UTC instants (so the query is the same on SQLite and PostgreSQL).
-        period = [Meeting.group_id == group_id, Meeting.starts_at >= to_utc(joined_on, time(0))]
+        period = [Meeting.group_id == group_id, Meeting.starts_at >= max(since, to_utc(joined_on, time(0)))]
         if left_on is not None:
             period.append(Meeting.starts_at < to_utc(left_on + timedelta(days=1), time(0)))
-        conditions.append(sa.and_(*period))
-    return sa.and_(Meeting.starts_at >= since, sa.or_(*conditions))
+        parts.append(sa.select(Meeting.id).where(*period))
+    return sa.and_(Meeting.starts_at >= since, Meeting.id.in_(sa.union_all(*parts)))
 
 
 def meetings_for_user(user: User, since: datetime) -> list[Meeting]:
