@@ -15,6 +15,16 @@ def page_number(name: str = "page") -> int:
     return min(max(request.args.get(name, 1, type=int) or 1, 1), MAX_PAGE)
 
 
+def parse_id(text: str | None) -> int | None:
+    """An id typed as a number (ASCII digits only: "³" and "٣" are digits to str.isdigit), or None when it is
+    not one or lies beyond what an id column holds."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def id_arg(name: str) -> int | None:
     """An id from the query string, or None when missing, unreadable or beyond what an id column holds."""
     value = request.args.get(name, type=int)

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields
 from app.api import bp
 from app.api.auth import api_auth, current_api_user
 from app.api.errors import problem
+from app.pagination import parse_id
 from app.permissions import get_organisation_or_403
 from app.trends import rules
 from app.trends.board_queries import Board, board_for
@@ -106,10 +107,11 @@ def programme_board(args):
     raw_org, status = (args.get("organisation") or "").strip(), (args.get("status") or "").strip()
     organisation_id = None
     if raw_org:
-        if not raw_org.isdigit() or int(raw_org) < 1:
+        number = parse_id(raw_org)
+        if number is None:
             return problem(400, _("The organisation is given by its number, for example organisation=3."),
                            errors={"query": {"organisation": [_("Not an organisation number.")]}})
-        organisation_id = get_organisation_or_403(int(raw_org)).id
+        organisation_id = get_organisation_or_403(number).id
     if status and status not in rules.STATUSES:
         return problem(400, _("The status is one of red, amber or green."),
                        errors={"query": {"status": [_("Not a status.")]}})

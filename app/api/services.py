@@ -14,6 +14,7 @@ from app.api.models import ApiToken
 from app.audit.services import record_action
 from app.errors import Conflict, DomainError, NotAllowed
 from app.extensions import db
+from app.pagination import parse_id
 from app.timeutil import utcnow
 
 PREFIX_LENGTH = 8
@@ -59,9 +60,10 @@ def find_tokens(id_or_prefix: str) -> list[ApiToken]:
     if not text:
         return []
     query = sa.select(ApiToken).where(ApiToken.prefix.startswith(text, autoescape=True))
-    if text.isdigit() and int(text) <= 2_147_483_647:
+    number = parse_id(text)
+    if number is not None:
         query = sa.select(ApiToken).where(
-            sa.or_(ApiToken.id == int(text), ApiToken.prefix.startswith(text, autoescape=True))
+            sa.or_(ApiToken.id == number, ApiToken.prefix.startswith(text, autoescape=True))
         )
     return list(db.session.scalars(query.order_by(ApiToken.id)))
 

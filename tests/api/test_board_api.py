@@ -124,6 +124,7 @@ def test_a_scoped_coordinator_sees_only_their_organisation_and_is_refused_anothe
 @pytest.mark.parametrize("query, field", [
     ("organisation=abc", "organisation"), ("organisation=-1", "organisation"), ("organisation=1.5", "organisation"),
     ("organisation=0", "organisation"), ("status=purple", "status"), ("status=RED", "status"),
+    ("organisation=%C2%B3", "organisation"), ("organisation=99999999999", "organisation"),  # "³": a digit to isdigit
 ])
 def test_a_filter_that_cannot_be_read_is_a_400_that_says_what_is_wrong(api, programme, coordinator, query, field):
     response = api.as_(coordinator).get(f"/api/v1/board?{query}")

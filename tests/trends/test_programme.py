@@ -276,6 +276,7 @@ def test_a_programme_coordinator_sees_every_organisation(client, auth, db, org, 
 @pytest.mark.parametrize("query, message", [
     ("organisation=abc", "not one you can see"),
     ("organisation=999999", "not one you can see"),
+    ("organisation=%C2%B3", "not one you can see"),
     ("profession=astronaut", "Unknown profession"),
     ("from=2026-13-45", "is not a date"),
     ("until=yesterday", "is not a date"),

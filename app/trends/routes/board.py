@@ -10,6 +10,7 @@ from flask_login import current_user
 from app.audit.services import record_action
 from app.extensions import db
 from app.i18n import format_2dp, format_pct
+from app.pagination import parse_id
 from app.permissions import roles_required
 from app.programme.models import Organisation
 from app.sqlite import write_after_read
@@ -34,8 +35,9 @@ def _chosen_organisation(organisations: list[Organisation]) -> tuple[int | None,
     raw = request.args.get("organisation", "").strip()
     if not raw:
         return None, None
-    if raw.isdigit() and int(raw) in {o.id for o in organisations}:
-        return int(raw), None
+    number = parse_id(raw)
+    if number in {o.id for o in organisations}:
+        return number, None
     return None, _("That organisation is not one you can see; showing all you can.")
 
 

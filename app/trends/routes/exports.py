@@ -14,6 +14,7 @@ from flask_login import current_user
 from app.audit.services import record_action
 from app.extensions import db
 from app.feedback import scoring
+from app.pagination import parse_id
 from app.permissions import coordinates_org, roles_required
 from app.programme.models import Group
 from app.sqlite import write_after_read
@@ -48,9 +49,10 @@ def _filters() -> tuple[eq.Filters, dict]:
     group_id = None
     raw_group = request.args.get("group", "").strip()
     if raw_group:
-        if not raw_group.isdigit():
+        number = parse_id(raw_group)
+        if number is None:
             raise BadFilter(_("Choose a group from the list."))
-        group = db.session.get(Group, int(raw_group))
+        group = db.session.get(Group, number)
         if group is None:
             abort(404)
         if not coordinates_org(current_user, group.organisation_id):

@@ -15,7 +15,7 @@ from app.accounts.forms import profession_choices
 from app.accounts.models import PROFESSIONS
 from app.extensions import db
 from app.i18n import format_2dp
-from app.pagination import paginate
+from app.pagination import paginate, parse_id
 from app.permissions import roles_required
 from app.programme.models import Organisation
 from app.timeutil import local_today, local_zone
@@ -35,10 +35,11 @@ def _filters(args, scope: int | None, organisations: list[Organisation]) -> tupl
     org = args.get("organisation", "").strip()
     if org:
         known = {o.id for o in organisations}
-        if not org.isdigit() or int(org) not in known:
+        number = parse_id(org)
+        if number not in known:
             problems.append(_("That organisation is not one you can see; showing all you can."))
         else:
-            chosen["organisation"] = int(org)
+            chosen["organisation"] = number
     profession = args.get("profession", "").strip()
     if profession:
         if profession in PROFESSIONS:
