@@ -150,9 +150,9 @@ def round_questionnaire(feedback_round: FeedbackRound) -> tuple[scoring.Definiti
     # Asked several times in one request (the form's fields, the service, the page): read once per transaction.
     session = db.session()
     seen = session.info.setdefault("feedback.questionnaires", {})
-    found = seen.get(instrument_id)
-    if found is not None and found[0] is session.get_transaction() and found[0] is not None:
-        return found[1], found[2]
+    transaction, definition, key = seen.get(instrument_id, (None, None, None))
+    if transaction is not None and transaction is session.get_transaction():
+        return definition, key
     text = session.scalar(sa.select(sa.cast(Instrument.definition, sa.Text)).where(Instrument.id == instrument_id))
     if text is None:
         raise Conflict(_("This round has no questionnaire to answer."))

@@ -163,16 +163,9 @@ def meetings_for_group(group: Group, since: datetime) -> list[Meeting]:
     return list(db.session.scalars(_with_group_and_leaders(query)).unique())
 
 
-def meetings_for_feed(feed: CalendarFeed, now: datetime) -> list[Meeting]:
-    """What the feed publishes at `now`: the group's meetings, or the person's."""
-    since = feed_since(now)
-    if feed.group_id is not None:
-        return meetings_for_group(feed.group, since)
-    return meetings_for_user(feed.user, since)
-
-
 def calendar_meetings(feed: CalendarFeed, now: datetime) -> list[CalendarMeeting]:
-    """What the feed publishes at `now` (the meetings of meetings_for_feed), as the calendar writes them.
+    """What the feed publishes at `now` — the group's meetings (meetings_for_group) or the person's
+    (meetings_for_user) from feed_since on — as the calendar writes them.
 
     Plain rows, no ORM objects: each meeting with its group's name and its lead's and co-lead's names in one
     statement (a meeting has at most one of each, so the outer joins add no rows); two for a person's feed
